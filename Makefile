@@ -1,0 +1,35 @@
+PYTHON ?= python3
+DATA ?= ../shared/data
+
+.PHONY: install install-dev run test test-fast lint train evaluate memory bench
+
+install:
+	$(PYTHON) -m pip install -e '.[web]'
+
+install-dev:
+	$(PYTHON) -m pip install -e '.[web,peers,dev,train]'
+
+run: install
+	$(PYTHON) -m classrec.web
+
+test:
+	$(PYTHON) -m pytest -q
+
+test-fast:
+	$(PYTHON) -m pytest -q -m "not slow"
+
+lint:
+	$(PYTHON) -m ruff check src tests
+	$(PYTHON) -m ruff format --check src tests
+
+train:
+	$(PYTHON) -m classrec.train.recipe --data $(DATA)
+
+evaluate:
+	$(PYTHON) -m classrec.cli evaluate --data $(DATA)
+
+memory:
+	$(PYTHON) -m classrec.train.memory --data $(DATA)
+
+bench:
+	$(PYTHON) -m bench

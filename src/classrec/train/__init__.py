@@ -1,0 +1,1 @@
+"""Training recipe (needs the `train` extra: torch). The runtime never imports this package."""
