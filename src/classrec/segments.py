@@ -1,0 +1,241 @@
+"""Speech probabilities → speech segments, in small steps that can each be tested alone.
+
+    probs ─ hysteresis ─► runs ─ merge short gaps ─► drop short speech ─► pad ─► split long
+
+Runs are half-open window index ranges [first, stop); windows are `window_s` seconds long, so
+window i covers [i * window_s, (i + 1) * window_s). Only `pad` leaves the window grid (seconds).
+Gaps are merged before short runs are dropped, so a word split by a short dip is not lost.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from classrec.audio import iter_blocks
+from classrec.errors import ClassRecError
+from classrec.features import WINDOW_SECONDS, window_samples
+from classrec.model import Detector
+
+Run = tuple[int, int]
+"""Half-open range of window indices [first, stop) judged speech."""
+
+
+@dataclass(frozen=True)
+class VadOptions:
+    """How probabilities become segments (one object, passed around instead of loose arguments).
+
+    threshold: a window with probability >= threshold starts speech.
+    neg_threshold: speech continues while probability >= neg_threshold (hysteresis, so a wobble
+        around `threshold` does not chop a sentence); default `threshold - 0.15`, at least 0.01.
+    min_speech_ms: speech shorter than this (ms, after merging gaps) is dropped as a click.
+    min_silence_ms: a pause shorter than this (ms) does not end speech.
+    pad_before_ms / pad_after_ms: margin (ms) added before each start and after each end, so
+        soft onsets and trailing consonants are kept; segments that touch after padding merge.
+    max_speech_s: longer segments are split at their lowest-probability window (s).
+    """
+
+    threshold: float = 0.5
+    neg_threshold: float | None = None
+    min_speech_ms: int = 250
+    min_silence_ms: int = 100
+    pad_before_ms: int = 30
+    pad_after_ms: int = 30
+    max_speech_s: float = float("inf")
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ClassRecError(f"threshold must be between 0 and 1, got {self.threshold}")
+        if not 0.0 <= self.off_threshold <= self.threshold:
+            raise ClassRecError(
+                f"neg_threshold must be between 0 and threshold ({self.threshold}), "
+                f"got {self.neg_threshold}"
+            )
+        for name in ("min_speech_ms", "min_silence_ms", "pad_before_ms", "pad_after_ms"):
+            if getattr(self, name) < 0:
+                raise ClassRecError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not self.max_speech_s > 0:
+            raise ClassRecError(f"max_speech_s must be > 0, got {self.max_speech_s}")
+
+    @property
+    def off_threshold(self) -> float:
+        """The threshold that ends speech (neg_threshold, or its default)."""
+        if self.neg_threshold is not None:
+            return self.neg_threshold
+        return max(self.threshold - 0.15, 0.01)
+
+    def merge_gap_windows(self, window_s: float = WINDOW_SECONDS) -> int:
+        """Gaps shorter than this many windows join their neighbours: those shorter than
+        min_silence_ms, and those the two paddings would close anyway (so padded segments never
+        touch, and a stream can decide an end as soon as the gap reaches this length)."""
+        padded = math.floor((self.pad_before_ms + self.pad_after_ms) / 1000.0 / window_s) + 1
+        return max(_ms_to_windows(self.min_silence_ms, window_s), padded)
+
+    def min_speech_windows(self, window_s: float = WINDOW_SECONDS) -> int:
+        """Runs shorter than this many windows are dropped."""
+        return _ms_to_windows(self.min_speech_ms, window_s)
+
+
+def _ms_to_windows(ms: float, window_s: float) -> int:
+    return math.ceil(ms / 1000.0 / window_s - 1e-9)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech, `start` to `end` in seconds from the start of the recording."""
+
+    start: float
+    end: float
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def to_samples(self, sample_rate: int) -> tuple[int, int]:
+        """(first, stop) sample indices at `sample_rate` Hz, for slicing a signal."""
+        return round(self.start * sample_rate), round(self.end * sample_rate)
+
+    @classmethod
+    def from_samples(cls, first: int, stop: int, sample_rate: int) -> Segment:
+        return cls(first / sample_rate, stop / sample_rate)
+
+    def as_dict(self) -> dict[str, float]:
+        """{"start": s, "end": s} rounded to the millisecond, as in the JSON output."""
+        return {"start": round(self.start, 3), "end": round(self.end, 3)}
+
+
+# -- the steps -----------------------------------------------------------------------------------
+def hysteresis(probs: np.ndarray, on: float, off: float, speaking: bool = False) -> np.ndarray:
+    """Speech flag per window: turns on at prob >= `on`, stays on while prob >= `off`.
+
+    `speaking` is the flag before the first window, so a stream can continue where it stopped.
+    """
+    flags = np.empty(len(probs), dtype=bool)
+    for i, p in enumerate(np.asarray(probs, dtype=np.float32)):
+        speaking = bool(p >= off) if speaking else bool(p >= on)
+        flags[i] = speaking
+    return flags
+
+
+def runs(flags: np.ndarray) -> list[Run]:
+    """Half-open [first, stop) index ranges where `flags` is True."""
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return list(
+        zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True)
+    )
+
+
+def merge_gaps(spans: list[Run], min_gap: int) -> list[Run]:
+    """Join neighbouring runs separated by fewer than `min_gap` windows."""
+    merged: list[Run] = []
+    for first, stop in spans:
+        if merged and first - merged[-1][1] < min_gap:
+            merged[-1] = (merged[-1][0], stop)
+        else:
+            merged.append((first, stop))
+    return merged
+
+
+def drop_short(spans: list[Run], min_len: int) -> list[Run]:
+    """Remove runs shorter than `min_len` windows."""
+    return [(a, b) for a, b in spans if b - a >= min_len]
+
+
+def pad(
+    spans: list[Run], window_s: float, before_s: float, after_s: float, duration_s: float
+) -> list[Segment]:
+    """Runs → segments in seconds, widened by the margins, clipped to [0, duration_s]; segments
+    that overlap after padding are merged."""
+    out: list[Segment] = []
+    for first, stop in spans:
+        start = max(first * window_s - before_s, 0.0)
+        end = min(stop * window_s + after_s, duration_s)
+        if out and start <= out[-1].end:
+            out[-1] = Segment(out[-1].start, max(end, out[-1].end))
+        elif end > start:
+            out.append(Segment(start, end))
+    return out
+
+
+def split_long(
+    segments: list[Segment], probs: np.ndarray, window_s: float, max_s: float
+) -> list[Segment]:
+    """Split segments longer than `max_s` at the lowest-probability window boundary in the second
+    half of each `max_s` stretch, so every piece is at most `max_s` and none is tiny."""
+    if math.isinf(max_s):
+        return segments
+    out = []
+    for seg in segments:
+        start = seg.start
+        while seg.end - start > max_s:
+            lo = math.ceil((start + max_s / 2) / window_s)
+            hi = min(max(math.floor((start + max_s) / window_s), lo + 1), len(probs))
+            # the last minimum in the range, so pieces are as long as allowed
+            cut = hi - 1 - int(np.argmin(probs[lo:hi][::-1])) if lo < hi else lo
+            cut_s = min(max(cut * window_s, start + window_s), start + max_s)
+            out.append(Segment(start, cut_s))
+            start = cut_s
+        out.append(Segment(start, seg.end))
+    return out
+
+
+def speech_segments(
+    probs: np.ndarray,
+    options: VadOptions = VadOptions(),  # noqa: B008 - frozen, so a shared default is safe
+    window_s: float = WINDOW_SECONDS,
+    duration_s: float | None = None,
+) -> list[Segment]:
+    """Speech segments (seconds, sorted, non-overlapping, inside [0, duration_s]) from one
+    probability per `window_s`-second window. `duration_s` defaults to len(probs) * window_s."""
+    probs = np.asarray(probs, dtype=np.float32)
+    duration = len(probs) * window_s if duration_s is None else duration_s
+    spans = runs(hysteresis(probs, options.threshold, options.off_threshold))
+    spans = merge_gaps(spans, options.merge_gap_windows(window_s))
+    spans = drop_short(spans, options.min_speech_windows(window_s))
+    before, after = options.pad_before_ms / 1000.0, options.pad_after_ms / 1000.0
+    segments = pad(spans, window_s, before, after, duration)
+    return split_long(segments, probs, window_s, options.max_speech_s)
+
+
+# -- whole files ---------------------------------------------------------------------------------
+def file_probabilities(
+    path: str | Path,
+    sample_rate: int = 16000,
+    detector: Detector | None = None,
+    on_block: Callable[[np.ndarray], None] | None = None,
+) -> tuple[np.ndarray, float]:
+    """(probability per 32 ms window, duration in s) for a file, decoded block by block.
+
+    Blocks hold whole windows, and the recurrent state is carried between them, so the result
+    equals `Detector.probabilities` on the whole signal while memory stays bounded. `on_block`
+    sees each block of samples (progress bars, waveform envelopes).
+    """
+    det = detector if detector is not None else Detector(sample_rate)
+    if det.sample_rate != sample_rate:
+        raise ClassRecError(f"detector runs at {det.sample_rate} Hz, asked for {sample_rate} Hz")
+    size = window_samples(sample_rate)
+    state = det.initial_state(1)
+    parts, total = [], 0
+    for block in iter_blocks(path, sample_rate, block_samples=size * 1024):
+        parts.append(det.probabilities(block, state))
+        total += len(block)
+        if on_block is not None:
+            on_block(block)
+    return np.concatenate(parts), total / sample_rate
+
+
+def detect_file(
+    path: str | Path,
+    options: VadOptions = VadOptions(),  # noqa: B008
+    sample_rate: int = 16000,
+    detector: Detector | None = None,
+    on_block: Callable[[np.ndarray], None] | None = None,
+) -> tuple[list[Segment], np.ndarray, float]:
+    """(speech segments, probabilities, duration in s) for an audio or video file."""
+    probs, duration = file_probabilities(path, sample_rate, detector, on_block)
+    window_s = window_samples(sample_rate) / sample_rate
+    return speech_segments(probs, options, window_s, duration), probs, duration
