@@ -1,0 +1,27 @@
+"""`python -m classrec.web`: serve the app with uvicorn (settings from the environment)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from classrec.web.app import create_app
+from classrec.web.config import Settings
+from classrec.web.logs import setup_logging
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    setup_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        ws_max_size=settings.max_frame_bytes + 1024,
+        server_header=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

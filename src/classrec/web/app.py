@@ -1,0 +1,66 @@
+"""The FastAPI application: routers, middleware, static page, startup (migrate, recover)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from classrec.errors import ClassRecError
+from classrec.web import live
+from classrec.web.auth import LoginLimiter
+from classrec.web.config import Settings
+from classrec.web.db import Database, migrate
+from classrec.web.routes import auth, bookmarks, lectures, system
+from classrec.web.security import SecurityMiddleware
+
+STATIC_DIR = Path(__file__).with_name("static")
+log = logging.getLogger("classrec.web")
+
+
+def _prepare(settings: Settings, db: Database) -> None:
+    """Blocking startup work: directories, schema, lectures a crash left half-recorded."""
+    for directory in (settings.data_dir, settings.lectures_dir, settings.tmp_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    migrate(db.engine)
+    recovered = live.recover_interrupted(settings, db)
+    log.info("ready", extra={"data_dir": str(settings.data_dir), "recovered": recovered})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        await run_in_threadpool(_prepare, settings, db)
+        app.state.db = db
+        app.state.hub = live.LiveHub(settings, db)
+        app.state.hub.start()
+        yield
+        await app.state.hub.shutdown()
+        db.engine.dispose()
+
+    app = FastAPI(title="ClassRec", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
+    app.add_middleware(SecurityMiddleware, secure_cookies=settings.secure_cookies)
+    for module in (auth, lectures, bookmarks, system, live):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.exception_handler(ClassRecError)
+    async def user_error(_request: Request, exc: ClassRecError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
+
+    return app

@@ -1,0 +1,53 @@
+"""FastAPI dependencies shared by the routes: settings, a database session, the logged-in user,
+and a lecture that belongs to that user (404 otherwise, never 403, so ids reveal nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from classrec.web import crud
+from classrec.web.auth import SESSION_COOKIE
+from classrec.web.config import Settings
+from classrec.web.models import Lecture, User
+from classrec.web.storage import LectureFiles
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with request.app.state.db.session() as session:
+        yield session
+
+
+DbDep = Annotated[Session, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def current_user(request: Request, db: DbDep) -> User:
+    user = crud.user_for_token(db, request.cookies.get(SESSION_COOKIE))
+    if user is None:
+        raise HTTPException(401, "log in first")
+    return user
+
+
+UserDep = Annotated[User, Depends(current_user)]
+
+
+def owned_lecture(lecture_id: str, user: UserDep, db: DbDep) -> Lecture:
+    lecture = crud.get_lecture(db, user.id, lecture_id)
+    if lecture is None:
+        raise HTTPException(404, "no such lecture")
+    return lecture
+
+
+LectureDep = Annotated[Lecture, Depends(owned_lecture)]
+
+
+def lecture_files(settings: Settings, lecture: Lecture) -> LectureFiles:
+    return LectureFiles.of(settings.lectures_dir, lecture.id)

@@ -1,0 +1,438 @@
+"""Live recording over a WebSocket: store every byte at once, run the detector in batches.
+
+Protocol (full spec in docs/web.md): the client sends binary frames `<uint64 LE byte offset>
+<PCM16 LE samples>` and text frames `{"type": "stop"}` / `{"type": "ping"}`; the server answers
+`ready`, then `probs` messages (one per tick with every window finished since the last),
+`stopped`, `pong` or `error` (followed by a close with a 44xx code).
+
+Design:
+- Each frame is appended to the lecture's WAV with `os.write` as it arrives (so a killed server
+  loses nothing the kernel has) and fsync'ed by the worker every `fsync_interval_s`.
+- One asyncio task (`LiveHub._run`) wakes every TICK_S, collects the complete windows of all live
+  streams and runs them in a single-thread executor: each round is one `Detector.step` with the
+  streams' states stacked, so the event loop never computes and N streams cost one matmul.
+- The byte offset makes resending idempotent: after a reconnect the client resends everything
+  from `received_bytes` in `ready`; bytes the server already has are skipped, a gap is an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import struct
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from fastapi import APIRouter, WebSocket
+from starlette.concurrency import run_in_threadpool
+
+from classrec.model import Detector, State
+from classrec.web import analysis, crud, storage
+from classrec.web.auth import SESSION_COOKIE
+from classrec.web.config import Settings
+from classrec.web.db import Database
+from classrec.web.storage import LectureFiles
+
+log = logging.getLogger("classrec.web.live")
+router = APIRouter()
+
+WINDOW = 512
+WINDOW_BYTES = WINDOW * 2
+OFFSET = struct.Struct("<Q")
+TICK_S = 0.05
+THRESHOLD, NEG_THRESHOLD = 0.5, 0.35
+REPLACED = "a newer connection took over this recording"
+
+
+class ProtocolError(Exception):
+    """A client mistake: reported in an `error` message, then the socket closes with `code`."""
+
+    def __init__(self, code: int, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.kind, self.message = code, kind, message
+
+
+@dataclass
+class Connection:
+    """The socket currently feeding a stream and its outgoing queue (so a slow reader only
+    delays itself, never the worker)."""
+
+    ws: WebSocket
+    outbox: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=512))
+
+    def send(self, message: dict | None) -> None:
+        try:
+            self.outbox.put_nowait(message)
+        except asyncio.QueueFull:  # reader stalled: drop display data; stored probs are complete
+            pass
+
+
+class LiveStream:
+    """One lecture being recorded: open files, bytes not yet in a full window, LSTM state."""
+
+    def __init__(self, lecture_id: str, files: LectureFiles, state: State, pcm: np.ndarray) -> None:
+        self.lecture_id, self.files, self.state = lecture_id, files, state
+        self.received = len(pcm) * 2
+        full = len(pcm) // WINDOW * WINDOW
+        self.windows = full // WINDOW
+        self.pending = bytearray(pcm[full:].astype("<i2").tobytes())
+        self.fd = os.open(files.audio, os.O_WRONLY | os.O_APPEND)
+        self.probs_fd = os.open(files.probs, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.conn: Connection | None = None
+        self.unsynced = False
+        self.speech = False
+        self.idle_since = time.monotonic()
+
+    def append(self, offset: int, payload: memoryview) -> None:
+        """Store the part of a frame the server does not have yet (idempotent on resend)."""
+        if offset > self.received:
+            raise ProtocolError(
+                4400,
+                "gap",
+                f"frame starts at byte {offset} but the server has "
+                f"{self.received}; resend from {self.received}",
+            )
+        new = payload[self.received - offset :] if offset + len(payload) > self.received else b""
+        while new:
+            written = os.write(self.fd, new)
+            self.pending += new[:written]
+            self.received += written
+            new = new[written:]
+            self.unsynced = True
+
+    def take_windows(self) -> np.ndarray:
+        """Remove and return the complete windows waiting, as int16 (n, WINDOW)."""
+        n = len(self.pending) // WINDOW_BYTES
+        data = np.frombuffer(bytes(self.pending[: n * WINDOW_BYTES]), dtype="<i2")
+        del self.pending[: n * WINDOW_BYTES]
+        return data.reshape(n, WINDOW)
+
+    def publish(self, probs: np.ndarray, free: int) -> None:
+        """Store probabilities and tell the client; speech flag with hysteresis for the UI."""
+        first = self.windows
+        self.windows += len(probs)
+        os.write(self.probs_fd, probs.astype("<f4").tobytes())
+        for p in probs:
+            self.speech = p >= THRESHOLD if not self.speech else p >= NEG_THRESHOLD
+        if self.conn is not None and len(probs):
+            self.conn.send(
+                {
+                    "type": "probs",
+                    "first_window": first,
+                    "probs": [round(float(p), 4) for p in probs],
+                    "speech": bool(self.speech),
+                    "received_bytes": self.received,
+                    "free_bytes": free,
+                }
+            )
+
+    def sync(self) -> None:
+        if self.unsynced:
+            self.unsynced = False
+            os.fsync(self.fd)
+            os.fsync(self.probs_fd)
+
+    def close(self) -> None:
+        self.unsynced = True
+        self.sync()
+        os.close(self.fd)
+        os.close(self.probs_fd)
+
+
+Job = tuple[State, np.ndarray]
+
+
+def step_batch(det: Detector, jobs: list[Job]) -> list[tuple[np.ndarray, State]]:
+    """Advance each stream through its windows: round r is one `Detector.step` over the stacked
+    states of every stream that has an r-th window."""
+    hs, cs = [s.h for s, _ in jobs], [s.c for s, _ in jobs]
+    probs = [np.empty(len(w), np.float32) for _, w in jobs]
+    for r in range(max((len(w) for _, w in jobs), default=0)):
+        idx = [i for i, (_, w) in enumerate(jobs) if len(w) > r]
+        state = State(np.concatenate([hs[i] for i in idx]), np.concatenate([cs[i] for i in idx]))
+        p, new = det.step(np.stack([jobs[i][1][r] for i in idx]), state)
+        for k, i in enumerate(idx):
+            probs[i][r] = p[k]
+            hs[i], cs[i] = new.h[k : k + 1], new.c[k : k + 1]
+    return [(probs[i], State(hs[i], cs[i])) for i in range(len(jobs))]
+
+
+class LiveHub:
+    """All live streams, the detector worker and the fsync timer."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings, self.db = settings, db
+        self.streams: dict[str, LiveStream] = {}
+        self.idle_s = 600.0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector")
+        self._compute = asyncio.Lock()
+        self._task: asyncio.Task | None = None
+
+    async def _in_worker(self, fn, *args):  # noqa: ANN001, ANN202 - thin executor wrapper
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="classrec-detector")
+
+    async def shutdown(self) -> None:
+        """Stop the worker; streams still open become `interrupted` (playable, resumable)."""
+        if self._task is not None:
+            self._task.cancel()
+        for stream in list(self.streams.values()):
+            await self._interrupt(stream)
+        self._executor.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        last_sync = time.monotonic()
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                await self._tick()
+                if time.monotonic() - last_sync >= self.settings.fsync_interval_s:
+                    last_sync = time.monotonic()
+                    await self._in_worker(self._sync_all, list(self.streams.values()))
+                await self._reap_idle()
+            except Exception:  # keep serving the other streams whatever one did
+                log.exception("live worker tick failed")
+
+    @staticmethod
+    def _sync_all(streams: list[LiveStream]) -> None:
+        for stream in streams:
+            stream.sync()
+
+    async def _tick(self) -> None:
+        async with self._compute:
+            ready = [s for s in self.streams.values() if len(s.pending) >= WINDOW_BYTES]
+            if not ready:
+                return
+            jobs = [(s.state, s.take_windows()) for s in ready]
+            results = await self._in_worker(step_batch, analysis.detector(), jobs)
+            free = storage.free_bytes(self.settings.data_dir)
+            for stream, (probs, state) in zip(ready, results, strict=True):
+                stream.state = state
+                stream.publish(probs, free)
+
+    async def _reap_idle(self) -> None:
+        now = time.monotonic()
+        for stream in list(self.streams.values()):
+            if stream.conn is None and now - stream.idle_since > self.idle_s:
+                await self._interrupt(stream)
+
+    # -- streams -------------------------------------------------------------------------------
+    def _open(self, lecture_id: str) -> LiveStream:
+        """Open a new recording, or reopen one (after a restart) with the LSTM state rebuilt from
+        the stored audio so it continues exactly where it stopped."""
+        files = LectureFiles.of(self.settings.lectures_dir, lecture_id)
+        if not files.audio.is_file():
+            storage.start_wav(files.audio)
+        storage.fix_wav_header(files.audio)
+        pcm = storage.read_pcm(files.audio)
+        det = analysis.detector()
+        state = det.initial_state(1)
+        full = len(pcm) // WINDOW * WINDOW
+        det.probabilities(pcm[:full], state).astype("<f4").tofile(files.probs)
+        return LiveStream(lecture_id, files, state, pcm)
+
+    async def attach(self, lecture_id: str, ws: WebSocket) -> tuple[LiveStream, Connection]:
+        """Make `ws` the feeder of the lecture's stream, replacing an older connection."""
+        async with self._compute:
+            stream = self.streams.get(lecture_id)
+            if stream is None:
+                stream = await self._in_worker(self._open, lecture_id)
+                self.streams[lecture_id] = stream
+                await self._set_status(lecture_id, status="recording")
+            old, stream.conn = stream.conn, Connection(ws)
+        if old is not None:
+            old.send({"type": "error", "code": "replaced", "message": REPLACED})
+            old.send(None)
+        return stream, stream.conn
+
+    def detach(self, stream: LiveStream, conn: Connection) -> None:
+        if stream.conn is conn:
+            stream.conn = None
+            stream.idle_since = time.monotonic()
+
+    async def finish(self, stream: LiveStream) -> dict:
+        """Stop: run the last windows (the final partial one zero-padded, as offline), close the
+        files, fix the WAV header and store the summary."""
+        async with self._compute:
+            windows = stream.take_windows()
+            if stream.pending:
+                tail = np.zeros(WINDOW, np.int16)
+                tail[: len(stream.pending) // 2] = np.frombuffer(bytes(stream.pending), "<i2")
+                windows = np.concatenate([windows, tail[None, :]])
+                stream.pending.clear()
+            if len(windows):
+                ((probs, stream.state),) = await self._in_worker(
+                    step_batch, analysis.detector(), [(stream.state, windows)]
+                )
+                stream.publish(probs, storage.free_bytes(self.settings.data_dir))
+            self.streams.pop(stream.lecture_id, None)
+            await self._in_worker(stream.close)
+        duration = stream.received / 2 / storage.SAMPLE_RATE
+        await self._in_worker(storage.fix_wav_header, stream.files.audio)
+        ratio = analysis.speech_ratio(storage.read_probs(stream.files.probs), duration)
+        await self._set_status(
+            stream.lecture_id, status="ready", duration_s=duration, speech_ratio=ratio
+        )
+        return {"duration_s": duration, "speech_ratio": ratio, "received_bytes": stream.received}
+
+    async def _interrupt(self, stream: LiveStream) -> None:
+        async with self._compute:
+            self.streams.pop(stream.lecture_id, None)
+            await self._in_worker(stream.close)
+            duration, ratio = await self._in_worker(analysis.recover, stream.files)
+        await self._set_status(
+            stream.lecture_id, status="interrupted", duration_s=duration, speech_ratio=ratio
+        )
+        if stream.conn is not None:
+            stream.conn.send(None)
+
+    async def _set_status(self, lecture_id: str, **fields) -> None:
+        def update() -> None:
+            with self.db.session() as db:
+                crud.update_lecture(db, lecture_id, **fields)
+
+        await run_in_threadpool(update)
+
+
+def recover_interrupted(settings: Settings, db: Database) -> int:
+    """At startup: lectures a dead server left `recording` become `interrupted` and playable."""
+    with db.session() as session:
+        lectures = crud.lectures_with_status(session, "recording")
+        for lecture in lectures:
+            files = LectureFiles.of(settings.lectures_dir, lecture.id)
+            lecture.duration_s, lecture.speech_ratio = analysis.recover(files)
+            lecture.status = "interrupted"
+            log.info("recovered interrupted lecture", extra={"lecture": lecture.id})
+        return len(lectures)
+
+
+# -- the socket ----------------------------------------------------------------------------------
+def _origin_ok(ws: WebSocket) -> bool:
+    """Browsers always send Origin: refuse other sites (cookies would be sent cross-site)."""
+    origin = ws.headers.get("origin")
+    host = ws.headers.get("host", "")
+    return origin is None or origin in {f"http://{host}", f"https://{host}"}
+
+
+def _authorize(db: Database, token: str | None, lecture_id: str) -> ProtocolError | None:
+    with db.session() as session:
+        user = crud.user_for_token(session, token)
+        if user is None:
+            return ProtocolError(4401, "unauthenticated", "log in first (session cookie missing)")
+        lecture = crud.get_lecture(session, user.id, lecture_id)
+        if lecture is None:
+            return ProtocolError(4404, "not_found", "no such lecture")
+        if lecture.status not in {"recording", "interrupted"} or lecture.source != "live":
+            return ProtocolError(4409, "finished", "not a live recording in progress")
+        return None
+
+
+def _parse_binary(data: bytes, max_bytes: int) -> tuple[int, memoryview]:
+    if len(data) > max_bytes:
+        raise ProtocolError(4413, "too_large", f"frames are limited to {max_bytes} bytes")
+    if len(data) < OFFSET.size or (len(data) - OFFSET.size) % 2:
+        raise ProtocolError(
+            4400, "bad_frame", "binary frame must be an 8-byte offset plus whole int16 samples"
+        )
+    return OFFSET.unpack_from(data)[0], memoryview(data)[OFFSET.size :]
+
+
+def _parse_text(text: str) -> str:
+    try:
+        kind = json.loads(text).get("type")
+    except (ValueError, AttributeError):
+        kind = None
+    if kind not in {"stop", "ping"}:
+        raise ProtocolError(4400, "bad_message", 'text frames must be {"type": "stop" | "ping"}')
+    return kind
+
+
+async def _pump(ws: WebSocket, outbox: asyncio.Queue) -> None:
+    """Send queued messages until the `None` sentinel."""
+    while (message := await outbox.get()) is not None:
+        await ws.send_text(json.dumps(message))
+
+
+async def _reject(ws: WebSocket, error: ProtocolError) -> None:
+    await ws.send_json({"type": "error", "code": error.kind, "message": error.message})
+    await ws.close(error.code, error.kind)
+
+
+@router.websocket("/api/lectures/{lecture_id}/live")
+async def live_socket(ws: WebSocket, lecture_id: str) -> None:
+    hub: LiveHub = ws.app.state.hub
+    settings: Settings = ws.app.state.settings
+    await ws.accept()
+    if not _origin_ok(ws):
+        return await _reject(ws, ProtocolError(4403, "bad_origin", "cross-site socket refused"))
+    token = ws.cookies.get(SESSION_COOKIE)
+    error = await run_in_threadpool(_authorize, ws.app.state.db, token, lecture_id)
+    if error is not None:
+        return await _reject(ws, error)
+    stream, conn = await hub.attach(lecture_id, ws)
+    conn.send(
+        {
+            "type": "ready",
+            "lecture_id": lecture_id,
+            "sample_rate": storage.SAMPLE_RATE,
+            "window_samples": WINDOW,
+            "received_bytes": stream.received,
+            "windows": stream.windows,
+            "free_bytes": storage.free_bytes(settings.data_dir),
+            "max_frame_bytes": settings.max_frame_bytes,
+        }
+    )
+    sender = asyncio.create_task(_pump(ws, conn.outbox))
+    close_code, reason = 1000, "stopped"
+    try:
+        close_code, reason = await _receive_loop(ws, hub, stream, conn, settings)
+    except ProtocolError as exc:
+        log.info("live protocol error", extra={"lecture": lecture_id, "error": exc.kind})
+        conn.send({"type": "error", "code": exc.kind, "message": exc.message})
+        close_code, reason = exc.code, exc.kind
+    except OSError as exc:  # disk full or similar: the stored part stays valid
+        log.error("live storage error", extra={"lecture": lecture_id, "error": str(exc)})
+        conn.send({"type": "error", "code": "storage", "message": "server could not store audio"})
+        close_code, reason = 4507, "storage"
+    finally:
+        hub.detach(stream, conn)
+        conn.send(None)
+    await _close(ws, sender, close_code, reason)
+
+
+async def _receive_loop(
+    ws: WebSocket, hub: LiveHub, stream: LiveStream, conn: Connection, settings: Settings
+) -> tuple[int, str]:
+    while True:
+        message = await ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return 0, "gone"
+        if stream.conn is not conn:
+            return 4409, "replaced"
+        if message.get("bytes") is not None:
+            stream.append(*_parse_binary(message["bytes"], settings.max_frame_bytes))
+        elif _parse_text(message.get("text") or "") == "ping":
+            conn.send({"type": "pong", "received_bytes": stream.received})
+        else:
+            summary = await hub.finish(stream)
+            conn.send({"type": "stopped", "lecture_id": stream.lecture_id, **summary})
+            return 1000, "stopped"
+
+
+async def _close(ws: WebSocket, sender: asyncio.Task, code: int, reason: str) -> None:
+    try:
+        await asyncio.wait_for(sender, timeout=5)
+    except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - peer may be gone already
+        sender.cancel()
+    if code:
+        try:
+            await ws.close(code, reason)
+        except RuntimeError:  # already closed by the peer
+            pass

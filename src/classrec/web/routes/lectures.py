@@ -1,0 +1,229 @@
+"""Lectures: list, create (live), upload, rename, delete, and everything the lecture page reads."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
+
+from classrec.errors import ClassRecError
+from classrec.web import analysis, crud, storage
+from classrec.web.deps import DbDep, LectureDep, SettingsDep, UserDep, lecture_files
+from classrec.web.models import Lecture, new_id
+from classrec.web.schemas import LectureCreate, LectureOut, LectureUpdate
+
+router = APIRouter(prefix="/api/lectures", tags=["lectures"])
+
+SEGMENT_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "rttm": "text/plain",
+    "srt": "application/x-subrip",
+}
+CURVE_POINTS = 4000
+
+
+def display_name(name: str | None) -> str:
+    """A file name as shown to users: last path part only, no control characters. Never a path."""
+    name = re.split(r"[\\/]", name or "")[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip()
+    return name[:255] or "recording"
+
+
+def download_name(title: str, ext: str) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", title).strip("._") or "lecture"
+    return f"{stem[:80]}.{ext}"
+
+
+@router.get("", response_model=list[LectureOut])
+def list_lectures(user: UserDep, db: DbDep) -> list[Lecture]:
+    return crud.list_lectures(db, user)
+
+
+@router.post("", response_model=LectureOut, status_code=201)
+def create_live(body: LectureCreate, user: UserDep, db: DbDep) -> Lecture:
+    """A new live recording; audio then arrives over /api/lectures/{id}/live."""
+    return crud.create_lecture(db, user, body.title.strip(), "live", status="recording")
+
+
+async def _receive_upload(request: Request, target: Path, limit: int) -> None:
+    """Stream the body to `target`, stopping as soon as it passes `limit` bytes."""
+    too_large = HTTPException(413, f"file is larger than the {limit // 2**20} MB upload limit")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    size = 0
+    with open(target, "wb") as out:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            out.write(chunk)
+    if size == 0:
+        raise HTTPException(400, "empty upload: choose an audio or video file")
+
+
+@router.post("/upload", response_model=LectureOut, status_code=201)
+async def upload(
+    request: Request,
+    user: UserDep,
+    settings: SettingsDep,
+    filename: str = Query("", max_length=1000),
+    title: str = Query("", max_length=200),
+) -> Lecture:
+    """Upload a recording as the raw request body (any format the decoder reads); it is decoded
+    and analysed before the response, so a non-audio file is refused here, with nothing kept."""
+    lecture_id = new_id()
+    files = storage.LectureFiles.of(settings.lectures_dir, lecture_id)
+    files.root.mkdir(parents=True)
+    try:
+        await _receive_upload(request, files.original, settings.max_upload_bytes)
+        duration, ratio = await run_in_threadpool(analysis.process_upload, files.original, files)
+    except ClassRecError:
+        files.remove()
+        raise HTTPException(415, "this file has no audio the server can decode") from None
+    except (HTTPException, ClientDisconnect, Exception):
+        files.remove()
+        raise
+    name = display_name(filename)
+    return await run_in_threadpool(
+        _store_upload, request, user.id, lecture_id, name, title, duration, ratio
+    )
+
+
+def _store_upload(
+    request: Request,
+    user_id: int,
+    lecture_id: str,
+    name: str,
+    title: str,
+    duration: float,
+    ratio: float,
+) -> Lecture:
+    with request.app.state.db.session() as db:
+        user = db.get(crud.User, user_id)
+        return crud.create_lecture(
+            db,
+            user,
+            (title.strip() or Path(name).stem or name)[:200],
+            "upload",
+            id=lecture_id,
+            status="ready",
+            original_name=name,
+            duration_s=duration,
+            speech_ratio=ratio,
+        )
+
+
+@router.get("/{lecture_id}", response_model=LectureOut)
+def get_lecture(lecture: LectureDep) -> Lecture:
+    return lecture
+
+
+@router.patch("/{lecture_id}", response_model=LectureOut)
+def rename(body: LectureUpdate, lecture: LectureDep) -> Lecture:
+    lecture.title = body.title.strip()
+    return lecture
+
+
+@router.delete("/{lecture_id}", status_code=204)
+def delete(lecture: LectureDep, request: Request, db: DbDep, settings: SettingsDep) -> None:
+    if lecture.id in request.app.state.hub.streams:
+        raise HTTPException(409, "this lecture is being recorded: stop it first")
+    lecture_files(settings, lecture).remove()
+    db.delete(lecture)
+
+
+def _playable(lecture: Lecture, settings: SettingsDep) -> storage.LectureFiles:
+    files = lecture_files(settings, lecture)
+    if lecture.status == "recording" or not files.audio.is_file():
+        raise HTTPException(409, "the lecture is still being recorded")
+    return files
+
+
+@router.get("/{lecture_id}/audio")
+def audio(lecture: LectureDep, settings: SettingsDep) -> FileResponse:
+    """The 16 kHz WAV for the player (range requests supported, so seeking works)."""
+    return FileResponse(_playable(lecture, settings).audio, media_type="audio/wav")
+
+
+@router.get("/{lecture_id}/original")
+def original(lecture: LectureDep, settings: SettingsDep) -> FileResponse:
+    files = _playable(lecture, settings)
+    if lecture.source == "live":
+        return FileResponse(
+            files.audio, media_type="audio/wav", filename=download_name(lecture.title, "wav")
+        )
+    return FileResponse(
+        files.original,
+        media_type="application/octet-stream",
+        filename=lecture.original_name or download_name(lecture.title, "bin"),
+    )
+
+
+def _segments(lecture: Lecture, settings: SettingsDep) -> list:
+    files = _playable(lecture, settings)
+    return analysis.lecture_segments(storage.read_probs(files.probs), lecture.duration_s)
+
+
+@router.get("/{lecture_id}/segments")
+def segments(
+    lecture: LectureDep,
+    settings: SettingsDep,
+    format: str = Query("json"),  # noqa: A002
+) -> Response:
+    """Speech regions as JSON, CSV, RTTM or SRT (formatted by classrec.outputs)."""
+    from classrec.outputs import format_segments
+
+    if format not in SEGMENT_TYPES:
+        raise HTTPException(400, f"format must be one of {', '.join(SEGMENT_TYPES)}")
+    text = format_segments(_segments(lecture, settings), format, download_name(lecture.title, ""))
+    disposition = f'attachment; filename="{download_name(lecture.title, format)}"'
+    return Response(
+        text, media_type=SEGMENT_TYPES[format], headers={"content-disposition": disposition}
+    )
+
+
+@router.get("/{lecture_id}/regions")
+def regions(lecture: LectureDep, settings: SettingsDep) -> dict:
+    """Speech regions and a probability curve (max-pooled to at most CURVE_POINTS) for the page."""
+    files = _playable(lecture, settings)
+    probs = storage.read_probs(files.probs)
+    step = max(1, -(-len(probs) // CURVE_POINTS))
+    padded = np.pad(probs, (0, -len(probs) % step)) if len(probs) else probs
+    curve = padded.reshape(-1, step).max(axis=1) if len(probs) else probs
+    found = analysis.lecture_segments(probs, lecture.duration_s)
+    return {
+        "duration_s": lecture.duration_s,
+        "segments": [[round(s.start, 3), round(s.end, 3)] for s in found],
+        "curve_step_s": step * analysis.WINDOW_S,
+        "curve": [round(float(p), 3) for p in curve],
+    }
+
+
+@router.get("/{lecture_id}/speech-only")
+async def speech_only(lecture: LectureDep, settings: SettingsDep) -> FileResponse:
+    """The lecture with non-speech cut out (made once, then kept next to the audio)."""
+    files = _playable(lecture, settings)
+    target = files.root / "speech-only.wav"
+    if not target.is_file():
+        found = _segments(lecture, settings)
+        await run_in_threadpool(_write_speech_only, files, found, target)
+    return FileResponse(
+        target, media_type="audio/wav", filename=download_name(lecture.title + "-speech", "wav")
+    )
+
+
+def _write_speech_only(files: storage.LectureFiles, found: list, target: Path) -> None:
+    from classrec.speech_only import cut_speech  # written alongside; imported on first use
+
+    tmp = target.with_suffix(".part")
+    cut_speech(files.audio, found, tmp)
+    os.replace(tmp, target)
