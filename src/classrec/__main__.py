@@ -1,0 +1,5 @@
+"""`python -m classrec` is the `classrec` command."""
+
+from classrec.cli import main
+
+raise SystemExit(main())

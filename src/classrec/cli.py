@@ -1,0 +1,392 @@
+"""The `classrec` command: detect, probs, speech-only, plot.
+
+Each subcommand is registered by one `add_*_parser(sub)` function listed in `COMMANDS`; it builds
+its parser and sets `run=` to a function of the parsed arguments returning the exit status. To add
+a command, write such a function and append it to `COMMANDS` (or call `register(fn)`).
+
+Errors the user can cause (`ClassRecError`) print one line on stderr and exit 1; Ctrl-C exits 130
+and leaves no partial output (every file is written to a temporary name and renamed); other
+failures print one line too, and `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from classrec.audio import MEDIA_EXTENSIONS, probe_duration
+from classrec.errors import ClassRecError
+from classrec.features import WINDOW_SAMPLES
+from classrec.outputs import (
+    FORMATS,
+    check_writable,
+    extension,
+    format_probabilities,
+    format_segments,
+    write_atomic,
+)
+from classrec.segments import VadOptions, detect_file, file_probabilities
+from classrec.stream import shared_detector
+
+PROG = "classrec"
+
+
+# -- shared options ------------------------------------------------------------------------------
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """--force, --debug, --sample-rate: every subcommand takes them."""
+    parser.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+    parser.add_argument(
+        "--sample-rate",
+        type=int,
+        choices=sorted(WINDOW_SAMPLES),
+        default=16000,
+        help="rate (Hz) the model runs at; input is resampled to it (default: 16000)",
+    )
+
+
+def add_vad_arguments(parser: argparse.ArgumentParser, pad_before: int = 30, pad_after: int = 30):
+    """The VadOptions fields as options (see classrec.segments.VadOptions for their meaning)."""
+    d = VadOptions()
+    g = parser.add_argument_group("segmentation (see VadOptions)")
+    g.add_argument("--threshold", type=float, default=d.threshold, help="speech starts at this")
+    g.add_argument(
+        "--neg-threshold", type=float, help="speech ends below this (default: threshold - 0.15)"
+    )
+    g.add_argument("--min-speech-ms", type=int, default=d.min_speech_ms, help="drop shorter speech")
+    g.add_argument(
+        "--min-silence-ms", type=int, default=d.min_silence_ms, help="shorter pauses do not split"
+    )
+    g.add_argument("--pad-ms", type=int, help="margin before and after speech (ms)")
+    g.add_argument("--pad-before-ms", type=int, help=f"margin before speech (default {pad_before})")
+    g.add_argument("--pad-after-ms", type=int, help=f"margin after speech (default {pad_after})")
+    g.add_argument("--max-speech-s", type=float, default=d.max_speech_s, help="split longer speech")
+    parser.set_defaults(default_pads=(pad_before, pad_after))
+
+
+def vad_options(args: argparse.Namespace) -> VadOptions:
+    """VadOptions from parsed arguments: --pad-before/after-ms override --pad-ms."""
+    before, after = args.default_pads
+    if args.pad_ms is not None:
+        before = after = args.pad_ms
+    return VadOptions(
+        threshold=args.threshold,
+        neg_threshold=args.neg_threshold,
+        min_speech_ms=args.min_speech_ms,
+        min_silence_ms=args.min_silence_ms,
+        pad_before_ms=before if args.pad_before_ms is None else args.pad_before_ms,
+        pad_after_ms=after if args.pad_after_ms is None else args.pad_after_ms,
+        max_speech_s=args.max_speech_s,
+    )
+
+
+def _subparser(sub, name: str, help: str, examples: str) -> argparse.ArgumentParser:
+    parser = sub.add_parser(
+        name,
+        help=help,
+        description=help,
+        epilog="examples:\n" + examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_arguments(parser)
+    return parser
+
+
+def progress_bar(total: float, unit: str, desc: str) -> tqdm:
+    """tqdm on stderr, shown only when stderr is a terminal (quiet in logs and pipes)."""
+    return tqdm(total=total or None, unit=unit, desc=desc, disable=not sys.stderr.isatty())
+
+
+def _file_progress(path: Path, sample_rate: int) -> tuple[tqdm, Callable]:
+    """A seconds-of-audio progress bar for one long file, and the block callback feeding it."""
+    bar = progress_bar(round(probe_duration(path)), "s", path.name)
+    bar.bar_format = "{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}]"
+    return bar, lambda block: bar.update(len(block) / sample_rate)
+
+
+# -- detect --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Job:
+    """One input file and where its result goes (None: stdout)."""
+
+    source: Path
+    dest: Path | None
+
+
+def media_files(inputs: Iterable[str]) -> list[tuple[Path, Path]]:
+    """(file, root) for every input: files as given, folders walked for media files (sorted).
+
+    `root` is the folder an output path is made relative to."""
+    found = []
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in MEDIA_EXTENSIONS)
+            if not files:
+                raise ClassRecError(f"{path}: folder contains no audio or video files")
+            found += [(p, path) for p in files if p.is_file()]
+        else:
+            found.append((path, path.parent))
+    return found
+
+
+def plan_jobs(inputs: list[str], output: str | None, suffix: str) -> list[Job]:
+    """Map inputs to outputs: one file → `output` (or stdout); several → files in folder
+    `output`, mirroring the folder layout below each input folder."""
+    files = media_files(inputs)
+    single = len(files) == 1 and not Path(inputs[0]).is_dir()
+    if output is None:
+        if not single:
+            raise ClassRecError("several input files: give an output folder with -o FOLDER")
+        return [Job(files[0][0], None)]
+    out = Path(output)
+    if single and not out.is_dir() and not output.endswith(os.sep):
+        return [Job(files[0][0], out)]
+    return [Job(f, out / f.relative_to(root).with_suffix(suffix)) for f, root in files]
+
+
+def _detect_one(job: Job, fmt: str, options: VadOptions, rate: int, force: bool, bar: bool):
+    """Detect speech in one file and write (or return, for stdout) the formatted result."""
+    if job.dest is not None:
+        check_writable(job.dest, force)  # before the work, not after
+    progress, on_block = _file_progress(job.source, rate) if bar else (None, None)
+    try:
+        segments, _, _ = detect_file(job.source, options, rate, shared_detector(rate), on_block)
+    finally:
+        if progress is not None:
+            progress.close()
+    text = format_segments(segments, fmt, job.source.name)
+    if job.dest is None:
+        return text
+    write_atomic(job.dest, text, force)
+    return None
+
+
+def _detect_worker(job: Job, *settings) -> str | None:
+    """Pool entry point: the error message instead of an exception (tracebacks stay local)."""
+    try:
+        _detect_one(job, *settings, False)
+    except ClassRecError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the folder
+        return f"{job.source}: {exc.__class__.__name__}: {exc}"
+    return None
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    jobs = plan_jobs(args.inputs, args.output, extension(args.format))
+    settings = (args.format, vad_options(args), args.sample_rate, args.force)
+    if len(jobs) == 1:
+        text = _detect_one(jobs[0], *settings, True)
+        if text is not None:
+            sys.stdout.write(text)
+        return 0
+    for folder in {job.dest.parent for job in jobs}:
+        folder.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    workers = max(1, min(args.jobs or os.cpu_count() or 1, len(jobs)))
+    bar = progress_bar(len(jobs), "file", "detect")
+    with ProcessPoolExecutor(workers) as pool:
+        futures = {pool.submit(_detect_worker, job, *settings): job for job in jobs}
+        for future in as_completed(futures):
+            if (error := future.result()) is not None:
+                failed += 1
+                bar.write(f"{PROG}: error: {error}", file=sys.stderr)
+            bar.update()
+    bar.close()
+    if failed:
+        print(f"{PROG}: {failed} of {len(jobs)} files failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def add_detect_parser(sub) -> None:
+    p = _subparser(
+        sub,
+        "detect",
+        "find speech segments in audio/video files or folders",
+        "  classrec detect lecture.mp4                      # JSON on stdout\n"
+        "  classrec detect lecture.flac --format srt -o lecture.srt\n"
+        "  classrec detect recordings/ --format rttm -o out/ --jobs 4\n"
+        "  classrec detect talk.wav --threshold 0.6 --min-silence-ms 300 --pad-ms 100",
+    )
+    p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help="audio/video files or folders")
+    p.add_argument("--format", choices=FORMATS, default="json", help="output format (json)")
+    p.add_argument("-o", "--output", help="output file (one input) or folder (several)")
+    p.add_argument("--jobs", type=int, help="files processed in parallel (default: all cores)")
+    add_vad_arguments(p)
+    p.set_defaults(run=run_detect)
+
+
+# -- probs ---------------------------------------------------------------------------------------
+def run_probs(args: argparse.Namespace) -> int:
+    source, rate = Path(args.input), args.sample_rate
+    if args.output:
+        check_writable(args.output, args.force)
+    progress, on_block = _file_progress(source, rate)
+    with progress:
+        probs, _ = file_probabilities(source, rate, shared_detector(rate), on_block)
+    text = format_probabilities(probs, WINDOW_SAMPLES[rate] / rate)
+    if args.output:
+        write_atomic(args.output, text, args.force)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def add_probs_parser(sub) -> None:
+    p = _subparser(
+        sub,
+        "probs",
+        "write the speech probability of every 32 ms window as CSV",
+        "  classrec probs lecture.flac -o probs.csv\n  classrec probs lecture.mp4 | head",
+    )
+    p.add_argument("input", metavar="FILE")
+    p.add_argument("-o", "--output", help="CSV file (default: stdout)")
+    p.set_defaults(run=run_probs)
+
+
+# -- speech-only ---------------------------------------------------------------------------------
+def run_speech_only(args: argparse.Namespace) -> int:
+    from classrec.speech_only import PauseOptions, speech_only
+
+    pauses = PauseOptions(args.keep_pause_ms, args.pause_ms, args.pause_ratio)
+    result = speech_only(
+        args.input,
+        args.output,
+        vad_options(args),
+        pauses,
+        sample_rate=args.sample_rate,
+        force=args.force,
+        cut_list=not args.no_cut_list,
+    )
+    print(result.summary(), file=sys.stderr)
+    return 0
+
+
+def add_speech_only_parser(sub) -> None:
+    p = _subparser(
+        sub,
+        "speech-only",
+        "remove non-speech from audio or video (video kept in sync), write the cut list",
+        "  classrec speech-only lecture.mp4 lecture-short.mp4\n"
+        "  classrec speech-only talk.flac talk.opus --keep-pause-ms 500 --pause-ms 300\n"
+        "  classrec speech-only talk.wav out.wav --pause-ratio 0.25 --pad-before-ms 50\n"
+        "writes OUT plus OUT.cuts.json and OUT.edl (CMX3600, for video editors)",
+    )
+    p.add_argument("input", metavar="IN")
+    p.add_argument("output", metavar="OUT")
+    g = p.add_argument_group("pauses (Audacity's Truncate Silence model)")
+    g.add_argument("--keep-pause-ms", type=int, default=200, help="keep shorter pauses whole")
+    g.add_argument("--pause-ms", type=int, default=200, help="shorten longer pauses to this")
+    g.add_argument("--pause-ratio", type=float, help="or scale the excess of longer pauses by this")
+    p.add_argument("--no-cut-list", action="store_true", help="do not write .cuts.json and .edl")
+    add_vad_arguments(p, pad_before=100, pad_after=150)
+    p.set_defaults(run=run_speech_only)
+
+
+# -- plot ----------------------------------------------------------------------------------------
+def run_plot(args: argparse.Namespace) -> int:
+    from classrec.plot import plot_file
+
+    check_writable(args.output, args.force)
+    source, rate = Path(args.input), args.sample_rate
+    progress, on_block = _file_progress(source, rate)
+    with progress:
+        plot_file(
+            source,
+            args.output,
+            vad_options(args),
+            rate,
+            start_s=args.start,
+            end_s=args.end,
+            on_block=on_block,
+            force=args.force,
+        )
+    return 0
+
+
+def add_plot_parser(sub) -> None:
+    p = _subparser(
+        sub,
+        "plot",
+        "draw waveform, speech probability, thresholds and speech regions",
+        "  classrec plot lecture.flac -o lecture.png\n"
+        "  classrec plot lecture.mp4 -o part.png --start 3600 --end 3900",
+    )
+    p.add_argument("input", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, help="image file (.png, .svg, .pdf)")
+    p.add_argument("--start", type=float, default=0.0, help="first second to show")
+    p.add_argument("--end", type=float, help="last second to show (default: end of file)")
+    add_vad_arguments(p)
+    p.set_defaults(run=run_plot)
+
+
+# -- entry point ---------------------------------------------------------------------------------
+COMMANDS: list[Callable] = [
+    add_detect_parser,
+    add_probs_parser,
+    add_speech_only_parser,
+    add_plot_parser,
+]
+
+
+def register(add_parser: Callable) -> Callable:
+    """Decorator: add a subcommand from another module (`@register def add_x_parser(sub): ...`)."""
+    COMMANDS.append(add_parser)
+    return add_parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="ClassRec VAD: find speech in lecture recordings.",
+        epilog="examples:\n"
+        "  classrec detect lecture.mp4 --format srt -o lecture.srt\n"
+        "  classrec speech-only lecture.mp4 lecture-speech.mp4\n"
+        "  classrec plot lecture.flac -o lecture.png\n"
+        "run 'classrec COMMAND --help' for the options of each command",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def _version() -> str:
+    from classrec import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 Ctrl-C)."""
+    args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
+    try:
+        return args.run(args)
+    except ClassRecError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; no partial output was left", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as exc:  # noqa: BLE001 - one line for the user, traceback with --debug
+        if debug:
+            traceback.print_exc()
+        where = "" if debug else " (run with --debug for details)"
+        print(f"{PROG}: error: {exc.__class__.__name__}: {exc}{where}", file=sys.stderr)
+    return 1
