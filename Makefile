@@ -19,8 +19,8 @@ test-fast:
 	$(PYTHON) -m pytest -q -m "not slow"
 
 lint:
-	$(PYTHON) -m ruff check src tests
-	$(PYTHON) -m ruff format --check src tests
+	$(PYTHON) -m ruff check src tests bench
+	$(PYTHON) -m ruff format --check src tests bench
 
 train:
 	$(PYTHON) -m classrec.train.recipe --data $(DATA)

@@ -1,0 +1,55 @@
+"""2. Whole file on one core: x real time of each detector in its fastest documented mode."""
+
+from __future__ import annotations
+
+from bench.common import Context, Section, best_of, figure, table
+from bench.contenders import OURS, contenders, silero_or_none
+
+TARGET = 20.0  # ClassRec's x-real-time at least 20× Silero's
+
+
+def run(ctx: Context) -> Section:
+    audio, seconds = ctx.recording, ctx.recording_s
+    dets = contenders()
+    fns = {d.name: (lambda d=d: d.probabilities(audio)) for d in dets}
+    best = best_of(fns, 1 if ctx.quick else 3)
+    xrt = {name: seconds / t for name, t in best.items()}
+    silero = silero_or_none(dets)
+    rows = [
+        [
+            name,
+            f"{best[name] * 1000:.0f}",
+            f"{xrt[name]:.0f}",
+            f"{xrt[OURS] / xrt[name]:.1f}×",
+            MODES.get(name.split("-")[0], ""),
+        ]
+        for name in xrt
+    ]
+    body = (
+        f"{seconds / 60:.1f} min of real speech "
+        f"({'test fixture' if ctx.quick else 'held-out LibriSpeech test-other, concatenated'}), "
+        "one thread everywhere (OMP/BLAS/onnxruntime), best of "
+        f"{1 if ctx.quick else 3} interleaved runs. Target: ClassRec ≥ {TARGET:.0f}× Silero's x "
+        "real time.\n\n" + table(["detector", "ms", "x real time", "ClassRec faster", "mode"], rows)
+    )
+    path = figure(
+        ctx.plot_path("whole_file_xrt.png"),
+        lambda ax: _plot(ax, xrt),
+        f"Whole file ({seconds / 60:.0f} min), one core: x real time",
+    )
+    results = {"xrt": xrt, "vs_silero": xrt[OURS] / xrt[silero.name] if silero else None}
+    return Section("Whole file on one core", body, [path], results)
+
+
+MODES = {
+    "classrec": "`Detector.probabilities`: front end vectorised, LSTM stepped in numpy",
+    "silero": "sequence ONNX export, 512 windows per call (the package's fast path)",
+    "ten": "C library, one call per 16 ms hop (its only mode)",
+    "webrtc": "C library, one call per 10 ms frame (its only mode)",
+}
+
+
+def _plot(ax, xrt: dict[str, float]) -> None:
+    ax.bar(list(xrt), list(xrt.values()))
+    ax.set_yscale("log")
+    ax.set_ylabel("x real time (higher is faster)")
