@@ -1,0 +1,165 @@
+"""Decoding: every container/codec users send, any rate and channel count, and clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classrec.audio import iter_blocks, load_audio, pcm16_to_float, probe_duration, to_mono
+from classrec.errors import ClassRecError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LECTURE = FIXTURES / "lecture.flac"
+VIDEO = ["-f", "lavfi", "-i", "testsrc=s=64x48:r=5", "-shortest", "-pix_fmt", "yuv420p"]
+ENCODINGS = {  # name → (file name, ffmpeg output arguments)
+    "wav": ("lecture.wav", ["-c:a", "pcm_s16le"]),
+    "flac-44k-stereo": ("lecture-st.flac", ["-ar", "44100", "-ac", "2"]),
+    "mp3": ("lecture.mp3", ["-c:a", "libmp3lame"]),
+    "ogg": ("lecture.ogg", ["-c:a", "libvorbis"]),
+    "opus": ("lecture.opus", ["-c:a", "libopus"]),
+    "m4a": ("lecture.m4a", ["-c:a", "aac"]),
+    "webm": (
+        "lecture.webm",
+        [*VIDEO, "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus"],
+    ),
+    "mp4": ("lecture.mp4", [*VIDEO, "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"]),
+    "mkv": ("lecture.mkv", [*VIDEO, "-c:v", "mpeg4", "-c:a", "libvorbis", "-ac", "2"]),
+}
+
+
+def ffmpeg(*args: str | Path) -> None:
+    """Run the ffmpeg binary quietly (tests only: to make real files in every format)."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args)], check=True)
+
+
+@pytest.fixture(scope="session")
+def encoded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The lecture fixture encoded into each format (video ones with a test picture)."""
+    folder = tmp_path_factory.mktemp("encoded")
+    out = {}
+    for name, (filename, args) in ENCODINGS.items():
+        ffmpeg("-i", LECTURE, *args, folder / filename)
+        out[name] = folder / filename
+    return out
+
+
+@pytest.fixture(scope="session")
+def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One file for each way an input can be unusable."""
+    d = tmp_path_factory.mktemp("bad")
+    ffmpeg("-i", LECTURE, "-c:a", "pcm_s16le", d / "good.wav")
+    wav = (d / "good.wav").read_bytes()
+    flac, files = LECTURE.read_bytes(), {}
+
+    def put(name: str, data: bytes) -> None:
+        (d / name).write_bytes(data)
+        files[name] = d / name
+
+    put("empty.wav", b"")
+    put("text.wav", b"this is a text file renamed to .wav\n" * 20)
+    put("truncated.wav", wav[: len(wav) // 3])
+    put("truncated.flac", flac[: len(flac) // 2])
+    put("unknown-codec.wav", wav[:20] + (0x1234).to_bytes(2, "little") + wav[22:])
+    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0", d / "zero.wav")
+    ffmpeg("-f", "lavfi", "-i", "testsrc=d=1:s=64x48", "-an", d / "silent-video.mp4")
+    nan = np.full(16000, np.nan, dtype=np.float32).tobytes()
+    (d / "nan.raw").write_bytes(nan)
+    ffmpeg(
+        "-f",
+        "f32le",
+        "-ar",
+        "16000",
+        "-ac",
+        "1",
+        "-i",
+        d / "nan.raw",
+        "-c:a",
+        "pcm_f32le",
+        d / "nan.wav",
+    )
+    ffmpeg("-i", LECTURE, "-c:a", "libmp3lame", d / "full.mp3")
+    mp3 = (d / "full.mp3").read_bytes()
+    put("truncated.mp3", mp3[: len(mp3) // 2])
+    files.update({n: d / n for n in ("zero.wav", "silent-video.mp4", "nan.wav")})
+    files["missing.wav"] = d / "missing.wav"
+    return files
+
+
+BAD = {  # file → what the one-line message must say
+    "missing.wav": "no such file",
+    "empty.wav": "empty",
+    "text.wav": "not a readable audio/video file",
+    "truncated.wav": "truncated",
+    "truncated.flac": "truncated",
+    "truncated.mp3": "truncated",
+    "unknown-codec.wav": "unsupported audio codec",
+    "zero.wav": "zero length",
+    "silent-video.mp4": "video with no audio stream",
+    "nan.wav": "NaN",
+}
+
+
+def test_every_format_decodes_to_the_same_signal(encoded: dict[str, Path]) -> None:
+    reference = load_audio(LECTURE, 16000)
+    for name, path in encoded.items():
+        samples = load_audio(path, 16000)
+        assert samples.dtype == np.float32 and samples.ndim == 1, name
+        assert abs(len(samples) - len(reference)) < 0.06 * 16000, name  # codec priming/padding
+        n = min(len(samples), len(reference))
+        # lossy codecs may shift by their delay: compare loudness per 100 ms instead of samples
+        env = [
+            np.sqrt((x[: n // 1600 * 1600].reshape(-1, 1600) ** 2).mean(1))
+            for x in (samples, reference)
+        ]
+        assert np.corrcoef(*env)[0, 1] > 0.97, name
+
+
+def test_rates_and_channels(encoded: dict[str, Path]) -> None:
+    eight = load_audio(encoded["flac-44k-stereo"], 8000)
+    assert abs(len(eight) - 9.91 * 8000) < 8 and np.abs(eight).max() > 0.1
+    assert probe_duration(encoded["wav"]) == pytest.approx(9.91, abs=0.01)
+
+
+def test_blocks_are_whole_and_equal_the_whole_file(encoded: dict[str, Path]) -> None:
+    blocks = list(iter_blocks(encoded["mp3"], 16000, block_samples=512 * 10))
+    assert all(len(b) == 5120 for b in blocks[:-1]) and 0 < len(blocks[-1]) <= 5120
+    np.testing.assert_array_equal(np.concatenate(blocks), load_audio(encoded["mp3"], 16000))
+
+
+def test_streaming_memory_does_not_grow_with_length(tmp_path: Path) -> None:
+    long = tmp_path / "long.flac"
+    ffmpeg("-stream_loop", "11", "-i", LECTURE, long)  # 2 minutes
+    tracemalloc.start()
+    seconds = sum(len(b) for b in iter_blocks(long, 16000)) / 16000
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert seconds == pytest.approx(118.9, abs=0.1)
+    assert peak < 6e6  # a 30 s block at 16 kHz is 1.9 MB; the whole file would be 7.6 MB
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_input_is_one_clear_error(bad_files: dict[str, Path], name: str) -> None:
+    with pytest.raises(ClassRecError) as info:
+        load_audio(bad_files[name], 16000)
+    message = str(info.value)
+    assert BAD[name] in message and "\n" not in message
+    assert message.startswith(str(bad_files[name]))
+
+
+def test_arrays_and_pcm_bytes_in_memory() -> None:
+    t = np.arange(16000) / 16000
+    tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    pcm = (tone * 32767).astype("<i2")
+    np.testing.assert_allclose(to_mono(pcm.tobytes(), 16000), tone, atol=1e-4)
+    np.testing.assert_allclose(pcm16_to_float(pcm.tobytes()), to_mono(pcm, 16000))
+    stereo = np.stack([tone, tone], axis=1)
+    np.testing.assert_allclose(to_mono(stereo, 16000), tone, atol=1e-6)
+    assert len(to_mono(tone, 8000, input_rate=16000)) == 8000
+    with pytest.raises(ClassRecError, match="even number of bytes"):
+        to_mono(b"\x00\x01\x02", 16000)
+    with pytest.raises(ClassRecError, match="NaN"):
+        to_mono(np.array([0.0, np.nan]), 16000)

@@ -1,0 +1,136 @@
+"""Live streams: any chunk size gives the whole-file answer, events follow the offline rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from classrec.audio import load_audio
+from classrec.errors import ClassRecError
+from classrec.model import Detector
+from classrec.segments import Segment, VadOptions, speech_segments
+from classrec.stream import EventTracker, Stream, shared_detector
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def lecture_16k() -> np.ndarray:
+    return load_audio(FIXTURES / "lecture.flac", 16000)
+
+
+def run_stream(stream: Stream, samples: np.ndarray, sizes) -> tuple[np.ndarray, list[dict]]:
+    """Push `samples` in chunks of the given sizes (cycled), then flush."""
+    probs, events, i = [], [], 0
+    sizes = iter(sizes)
+    while i < len(samples):
+        n = next(sizes)
+        p, e = stream.push(samples[i : i + n])
+        probs.append(p)
+        events += e
+        i += n
+    p, e = stream.flush()
+    return np.concatenate([*probs, p]), events + e
+
+
+def pairs(events: list[dict]) -> list[tuple[float, float]]:
+    starts = [e["start"] for e in events if "start" in e]
+    ends = [e["end"] for e in events if "end" in e]
+    return list(zip(starts, ends, strict=True))
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_random_chunks_equal_whole_file(rate: int) -> None:
+    samples = load_audio(FIXTURES / "lecture.flac", rate)
+    whole = Detector(rate).probabilities(samples)
+    rng = np.random.default_rng(rate)
+    for sizes in (
+        [rate // 100] * 10**6,
+        [rate // 10] * 10**6,
+        [rate] * 10**6,
+        rng.integers(1, 3 * rate, 10**5),
+    ):
+        probs, _ = run_stream(Stream(sample_rate=rate), samples, sizes)
+        assert probs.shape == whole.shape
+        np.testing.assert_allclose(probs, whole, atol=1e-5)
+
+
+def test_pcm16_bytes_stream(lecture_16k: np.ndarray) -> None:
+    pcm = (np.clip(lecture_16k, -1, 1) * 32767).astype("<i2")
+    whole = Detector().probabilities(pcm.astype(np.float32) / 32768)
+    stream, probs = Stream(), []
+    for i in range(0, len(pcm), 333):
+        probs.append(stream.push(pcm[i : i + 333].tobytes())[0])
+    probs.append(stream.flush()[0])
+    np.testing.assert_allclose(np.concatenate(probs), whole, atol=1e-5)
+
+
+def test_independent_streams_share_one_detector(lecture_16k: np.ndarray) -> None:
+    noise = load_audio(FIXTURES / "noise.flac", 16000)
+    a, b = Stream(), Stream()
+    assert a.detector is b.detector is shared_detector(16000)
+    got_a, got_b = [], []
+    for i in range(0, max(len(lecture_16k), len(noise)), 1600):  # interleaved pushes
+        got_a.append(a.push(lecture_16k[i : i + 1600])[0])
+        got_b.append(b.push(noise[i : i + 1600])[0])
+    got_a.append(a.flush()[0])
+    got_b.append(b.flush()[0])
+    det = Detector()
+    np.testing.assert_allclose(np.concatenate(got_a), det.probabilities(lecture_16k), atol=1e-5)
+    np.testing.assert_allclose(np.concatenate(got_b), det.probabilities(noise), atol=1e-5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    probs=st.lists(st.floats(0, 1), max_size=300),
+    threshold=st.floats(0.1, 0.9),
+    pads=st.tuples(st.integers(0, 250), st.integers(0, 250)),
+    min_ms=st.tuples(st.integers(0, 400), st.integers(0, 400)),
+    chunk=st.integers(1, 40),
+    cut=st.floats(0, 0.031),
+)
+def test_events_equal_offline_segments(probs, threshold, pads, min_ms, chunk, cut) -> None:
+    options = VadOptions(threshold, None, *min_ms, *pads)
+    probs = np.array(probs, dtype=np.float32)
+    duration = max(len(probs) * 0.032 - cut, 0.0)
+    tracker, events = EventTracker(options, 0.032), []
+    for i in range(0, len(probs), chunk):
+        events += tracker.feed(probs[i : i + chunk], duration)
+    events += tracker.finish(duration)
+    offline = [(s.start, s.end) for s in speech_segments(probs, options, 0.032, duration)]
+    np.testing.assert_allclose(np.array(pairs(events)).reshape(-1, 2), np.reshape(offline, (-1, 2)))
+
+
+def test_events_come_as_soon_as_decided() -> None:
+    options = VadOptions(min_speech_ms=96, min_silence_ms=96, pad_before_ms=0, pad_after_ms=0)
+    tracker = EventTracker(options, 0.032)
+    assert tracker.feed(np.array([0.0, 0.9, 0.9])) == []
+    assert tracker.feed(np.array([0.9])) == [{"start": pytest.approx(0.032)}]  # 3 windows long
+    assert tracker.feed(np.array([0.0, 0.0])) == []
+    assert tracker.feed(np.array([0.0])) == [{"end": pytest.approx(0.128)}]  # pause of 3 windows
+
+
+def test_closed_stream_refuses_more_audio() -> None:
+    stream = Stream()
+    stream.push(np.zeros(100, dtype=np.float32))
+    stream.close()
+    with pytest.raises(ClassRecError, match="closed"):
+        stream.push(np.zeros(100, dtype=np.float32))
+    stream.reset()
+    assert stream.push(np.zeros(1024, dtype=np.float32))[0].shape == (2,)
+    with pytest.raises(ClassRecError, match="NaN"):
+        stream.push(np.array([np.nan], dtype=np.float32))
+
+
+def test_live_events_find_the_lecture_speech(lecture_16k: np.ndarray) -> None:
+    regions = json.loads((FIXTURES / "lecture.json").read_text())["speech"]
+    _, events = run_stream(Stream(), lecture_16k, [480] * 10**6)  # 30 ms chunks
+    found = [Segment(a, b) for a, b in pairs(events)]
+    from test_segments import assert_matches_regions
+
+    assert_matches_regions(found, regions)
