@@ -84,7 +84,7 @@ def _ms_to_windows(ms: float, window_s: float) -> int:
     return math.ceil(ms / 1000.0 / window_s - 1e-9)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Segment:
     """A stretch of speech, `start` to `end` in seconds from the start of the recording."""
 
