@@ -1,7 +1,8 @@
 """The torch networks: the shipped LSTM detector and the comparison architectures.
 
-All share the front end (normalised log-mel → two-layer MLP) and the sigmoid head, and differ only in
-what carries information between windows: nothing (memoryless CNN), a plain RNN, a GRU or an LSTM.
+All share the front end (normalised log-mel → two-layer MLP) and the sigmoid head, and differ only
+in what carries information between windows: nothing (memoryless CNN), a plain RNN, a GRU or an
+LSTM.
 Only the LSTM is exported to the numpy runtime.
 """
 
@@ -54,11 +55,20 @@ class MemorylessCNN(nn.Module):
         super().__init__()
         self.norm = Normalise(mean, std)
         self.conv = nn.Sequential(
-            nn.Conv1d(1, 16, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
-            nn.Conv1d(16, 32, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),
+            nn.Conv1d(1, 16, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool1d(2),
+            nn.Conv1d(16, 32, 5, padding=2),
+            nn.ReLU(),
+            nn.MaxPool1d(2),
         )
-        self.mlp = nn.Sequential(nn.Linear(32 * (N_MELS // 4), hidden), nn.ReLU(),
-                                 nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        self.mlp = nn.Sequential(
+            nn.Linear(32 * (N_MELS // 4), hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 1),
+        )
 
     def forward(self, feats: torch.Tensor, state=None) -> torch.Tensor:
         b, t, m = feats.shape

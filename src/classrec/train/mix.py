@@ -1,0 +1,157 @@
+"""Mixing: clean speech + noise, music, reverberation, impulsive events and level changes → one
+training clip with a speech target per 32 ms window.
+
+Utterances are placed on window boundaries so their clean-source labels carry over unchanged; every
+non-speech sound is labelled 0 whatever its level. One clip in five is turned into 8 kHz audio so
+the shared weights learn the band-limited input of the 8 kHz path.
+"""
+
+from __future__ import annotations
+
+from multiprocessing import get_context
+
+import numpy as np
+import soxr
+from scipy.signal import fftconvolve
+
+from classrec.features import frame, log_mel
+from classrec.train import synth
+from classrec.train.corpus import RATE, WINDOW, Corpus, Utterance
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-9)
+
+
+def _db(gain_db: float) -> float:
+    return 10.0 ** (gain_db / 20.0)
+
+
+def _crop(rng: np.random.Generator, x: np.ndarray, n: int) -> np.ndarray:
+    """A random n-sample stretch of x, looped if x is shorter."""
+    if len(x) < n:
+        x = np.tile(x, -(-n // len(x)) + 1)
+    start = int(rng.integers(0, len(x) - n + 1))
+    return x[start : start + n]
+
+
+def _reverb(rng: np.random.Generator, x: np.ndarray, rirs: list[np.ndarray]) -> np.ndarray:
+    wet = fftconvolve(x, rirs[int(rng.integers(len(rirs)))])[: len(x)]
+    return (wet * _rms(x) / _rms(wet)).astype(np.float32)
+
+
+def _speech_track(rng, corpus: Corpus, n_windows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Utterances separated by pauses of 0.1–4 s, each at its own level, some reverberant."""
+    audio = np.zeros(n_windows * WINDOW, dtype=np.float32)
+    labels = np.zeros(n_windows, dtype=np.float32)
+    pos = int(rng.integers(0, 60))
+    while pos < n_windows - 8:
+        pool = corpus.tts if corpus.tts and rng.random() < 0.25 else corpus.speech
+        utt: Utterance = pool[int(rng.integers(len(pool)))]
+        u_win = len(utt.labels)
+        take = min(u_win, n_windows - pos)
+        first = int(rng.integers(0, u_win - take + 1))
+        clip = utt.audio[first * WINDOW : (first + take) * WINDOW]
+        if corpus.rirs and rng.random() < 0.3:
+            clip = _reverb(rng, clip, corpus.rirs)
+        active = utt.labels[first : first + take] > 0.5
+        level = _rms(clip[np.repeat(active, WINDOW)]) if active.any() else _rms(clip)
+        audio[pos * WINDOW : pos * WINDOW + len(clip)] = clip / level * _db(rng.uniform(-15, 0))
+        labels[pos : pos + take] = utt.labels[first : first + take]
+        gap = rng.integers(3, 15) if rng.random() < 0.5 else rng.integers(15, 125)
+        pos += take + int(gap)
+    return audio, labels
+
+
+def _background(rng, corpus: Corpus, n: int) -> np.ndarray:
+    """Real noise, music or synthetic noise (sometimes two), with a slow level drift."""
+
+    def one() -> np.ndarray:
+        r = rng.random()
+        if r < 0.5 and corpus.noise:
+            return _crop(rng, corpus.noise[int(rng.integers(len(corpus.noise)))], n)
+        if r < 0.7 and corpus.music:
+            return _crop(rng, corpus.music[int(rng.integers(len(corpus.music)))], n)
+        return synth.background(rng, n)
+
+    x = one()
+    x = x / _rms(x)
+    if rng.random() < 0.3:
+        y = one()
+        x = x + y / _rms(y) * _db(rng.uniform(-15, 0))
+    if rng.random() < 0.3:
+        x = x * np.interp(np.arange(n), [0, n], _db(rng.uniform(-12, 0, size=2)))
+    return x.astype(np.float32)
+
+
+def _add_events(rng, corpus: Corpus, audio: np.ndarray, level: float, count: int) -> None:
+    """Impulsive sounds (bangs, knocks, ticks, scrapes, real effects) at `level` rms ± 15 dB."""
+    for _ in range(count):
+        if corpus.events and rng.random() < 0.5:
+            ev = corpus.events[int(rng.integers(len(corpus.events)))]
+        else:
+            ev = synth.event(rng)
+        ev = ev[: len(audio)]
+        start = int(rng.integers(0, len(audio) - len(ev) + 1))
+        audio[start : start + len(ev)] += ev / _rms(ev) * level * _db(rng.uniform(-10, 15))
+
+
+def make_clip(
+    rng: np.random.Generator, corpus: Corpus, n_windows: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """One mixed clip: (samples, target per window, sample rate)."""
+    n = n_windows * WINDOW
+    kind = rng.random()
+    if kind < 0.08 and corpus.meetings:
+        utt = corpus.meetings[int(rng.integers(len(corpus.meetings)))]
+        first = int(rng.integers(0, len(utt.labels) - n_windows + 1))
+        speech = utt.audio[first * WINDOW :][:n].copy()
+        labels = utt.labels[first : first + n_windows].copy()
+        speech = np.pad(speech, (0, n - len(speech)))
+    elif kind < 0.78:
+        speech, labels = _speech_track(rng, corpus, n_windows)
+    else:
+        speech, labels = np.zeros(n, np.float32), np.zeros(n_windows, np.float32)
+    has_speech = bool((labels > 0.5).any())
+    ref = _rms(speech[np.repeat(labels > 0.5, WINDOW)]) if has_speech else 1.0
+    if rng.random() < 0.9:
+        snr = rng.uniform(-5, 30) if has_speech else 0.0
+        speech = speech + _background(rng, corpus, n) * ref * _db(-snr)
+    if rng.random() < (0.4 if has_speech else 0.6):
+        _add_events(rng, corpus, speech, ref, int(rng.integers(1, 6)))
+    speech = speech + synth.coloured_noise(rng, n) * ref * _db(rng.uniform(-70, -40))
+    speech *= _db(rng.uniform(-50, -15)) / _rms(speech)
+    peak = np.abs(speech).max()
+    if peak > 1.0:
+        speech = speech / peak * (0.99 if rng.random() < 0.8 else 1.3)
+        speech = np.clip(speech, -1.0, 1.0)
+    if rng.random() < 0.2:
+        return soxr.resample(speech, RATE, 8000).astype(np.float32), labels, 8000
+    return speech.astype(np.float32), labels, RATE
+
+
+# -- building a dataset of features ------------------------------------------------------------
+_CORPUS: Corpus | None = None
+
+
+def _clip_features(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    seed, index, n_windows = args
+    rng = np.random.default_rng([seed, index])
+    audio, labels, rate = make_clip(rng, _CORPUS, n_windows)
+    feats = log_mel(frame(audio, rate))[:n_windows]
+    if not np.isfinite(feats).all():
+        raise ValueError(f"clip {index} of seed {seed} is not finite")
+    return feats.astype(np.float16), labels
+
+
+def build_features(corpus: Corpus, n_clips: int, n_windows: int, seed: int, workers: int = 2):
+    """Features (n_clips, n_windows, N_MELS) float16 and targets (n_clips, n_windows), in parallel.
+
+    Deterministic: clip i is made from the generator seeded with (seed, i), whatever the workers.
+    """
+    global _CORPUS
+    _CORPUS = corpus
+    jobs = [(seed, i, n_windows) for i in range(n_clips)]
+    with get_context("fork").Pool(workers) as pool:
+        out = pool.map(_clip_features, jobs, chunksize=16)
+    return np.stack([f for f, _ in out]), np.stack([y for _, y in out])

@@ -1,0 +1,136 @@
+"""The numpy runtime: real-audio behaviour, streaming/batch equivalence, torch parity, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soxr
+
+from classrec import ClassRecError, Detector
+from classrec.model import default_weights_path, model_config
+
+
+def _window_mask(
+    regions: list[list[float]], n: int, margin: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
+    """(certainly speech, certainly silence) per 32 ms window, ignoring `margin` s at boundaries."""
+    centres = (np.arange(n) + 0.5) * 0.032
+    inside = np.zeros(n, bool)
+    near = np.zeros(n, bool)
+    for start, end in regions:
+        inside |= (centres > start + margin) & (centres < end - margin)
+        near |= (centres > start - margin - 0.3) & (centres < end + margin + 0.3)
+    return inside, ~near
+
+
+def test_weights_are_small_and_trained():
+    assert default_weights_path().stat().st_size <= 1_000_000
+    assert model_config().get("config", {}).get("arch") == "lstm"
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_speech_high_silence_low(lecture, rate):
+    audio, regions = lecture
+    audio = soxr.resample(audio, 16000, rate) if rate != 16000 else audio
+    probs = Detector(rate).probabilities(audio)
+    speech, silence = _window_mask(regions, len(probs))
+    assert np.mean(probs[speech]) > 0.8
+    assert np.mean(probs[speech] > 0.5) > 0.9
+    assert np.mean(probs[silence]) < 0.1
+
+
+def test_noise_stays_low(noise):
+    probs = Detector().probabilities(noise)
+    assert np.mean(probs > 0.5) < 0.15
+    assert np.median(probs) < 0.2
+
+
+def test_streaming_equals_whole_signal(lecture):
+    audio = lecture[0][: 512 * 100]
+    det = Detector()
+    whole = det.probabilities(audio)
+    det.reset()
+    streamed = np.array([det(w) for w in audio.reshape(-1, 512)])
+    np.testing.assert_allclose(streamed, whole, atol=1e-6)
+
+
+def test_batched_streams_keep_their_own_state(lecture, noise):
+    det = Detector()
+    a, b = lecture[0][: 512 * 60], noise[: 512 * 60]
+    state = det.initial_state(2)
+    out = []
+    for wa, wb in zip(a.reshape(-1, 512), b.reshape(-1, 512), strict=False):
+        p, state = det.step(np.stack([wa, wb]), state)
+        out.append(p)
+    out = np.array(out)
+    np.testing.assert_allclose(out[:, 0], det.probabilities(a), atol=1e-5)
+    np.testing.assert_allclose(out[:, 1], det.probabilities(b), atol=1e-5)
+
+
+def test_state_can_continue_across_calls(lecture):
+    det = Detector()
+    audio = lecture[0][: 512 * 80]
+    state = det.initial_state(1)
+    parts = np.concatenate(
+        [det.probabilities(audio[: 512 * 30], state), det.probabilities(audio[512 * 30 :], state)]
+    )
+    np.testing.assert_allclose(parts, det.probabilities(audio), atol=1e-6)
+
+
+def test_int16_is_scaled(lecture):
+    audio = lecture[0][: 512 * 40]
+    pcm = (audio * 32767).astype(np.int16)
+    np.testing.assert_allclose(
+        Detector().probabilities(pcm), Detector().probabilities(audio), atol=2e-3
+    )
+
+
+def test_numpy_runtime_matches_torch(lecture):
+    torch = pytest.importorskip("torch")
+    from classrec.features import frame, log_mel
+    from classrec.model import load_weights
+    from classrec.train.nets import build
+
+    weights = load_weights()
+    model = build(
+        "lstm", weights["norm_mean"], weights["norm_std"], hidden=weights["head.weight"].shape[1]
+    )
+    state = {k: torch.from_numpy(v) for k, v in weights.items() if not k.startswith("norm_")}
+    state |= {
+        "norm.mean": torch.from_numpy(weights["norm_mean"]),
+        "norm.std": torch.from_numpy(weights["norm_std"]),
+    }
+    model.load_state_dict(state)
+    audio = lecture[0]
+    with torch.no_grad():
+        feats = torch.from_numpy(log_mel(frame(audio, 16000)))[None]
+        expected = torch.sigmoid(model(feats))[0].numpy()
+    assert np.abs(Detector().probabilities(audio) - expected).max() < 1e-4
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: Detector(44100), "unsupported sample rate 44100"),
+        (lambda d: d(np.zeros(480, np.float32)), "a window is 512 samples"),
+        (lambda d: d.probabilities(np.zeros((2, 512), np.float32)), "must be 1-D"),
+        (lambda d: d.probabilities(np.array([0.0, np.nan] * 256, np.float32)), "NaN or infinite"),
+        (lambda d: d.probabilities(np.array([0.0, np.inf] * 256)), "NaN or infinite"),
+        (lambda d: d.probabilities(np.array(["a"] * 512)), "dtype <U1"),
+        (lambda d: d.probabilities(np.zeros(512, np.complex64)), "dtype complex64"),
+        (lambda d: d.step(np.zeros((3, 512), np.float32), d.initial_state(2)), "shape (2, 512)"),
+    ],
+)
+def test_bad_input_is_one_clear_error(make, message):
+    with pytest.raises(ClassRecError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        make(Detector())
+
+
+def test_unsupported_rate_lists_supported_ones():
+    with pytest.raises(ClassRecError) as err:
+        Detector(sample_rate=22050)
+    assert "8000 Hz, 16000 Hz" in str(err.value) and "resample" in str(err.value)
+
+
+def test_empty_signal_gives_no_windows():
+    assert Detector().probabilities(np.zeros(0, np.float32)).shape == (0,)
