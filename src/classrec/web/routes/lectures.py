@@ -14,6 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from classrec.errors import ClassRecError
+from classrec.outputs import format_segments
+from classrec.speech_only import CutList, PauseOptions, cut_media, keep_ranges, snap
 from classrec.web import analysis, crud, storage
 from classrec.web.deps import DbDep, LectureDep, SettingsDep, UserDep, lecture_files
 from classrec.web.models import Lecture, new_id
@@ -180,8 +182,6 @@ def segments(
     format: str = Query("json"),  # noqa: A002
 ) -> Response:
     """Speech regions as JSON, CSV, RTTM or SRT (formatted by classrec.outputs)."""
-    from classrec.outputs import format_segments
-
     if format not in SEGMENT_TYPES:
         raise HTTPException(400, f"format must be one of {', '.join(SEGMENT_TYPES)}")
     text = format_segments(_segments(lecture, settings), format, download_name(lecture.title, ""))
@@ -215,15 +215,22 @@ async def speech_only(lecture: LectureDep, settings: SettingsDep) -> FileRespons
     target = files.root / "speech-only.wav"
     if not target.is_file():
         found = _segments(lecture, settings)
-        await run_in_threadpool(_write_speech_only, files, found, target)
+        await run_in_threadpool(_write_speech_only, files, found, lecture.duration_s, target)
     return FileResponse(
         target, media_type="audio/wav", filename=download_name(lecture.title + "-speech", "wav")
     )
 
 
-def _write_speech_only(files: storage.LectureFiles, found: list, target: Path) -> None:
-    from classrec.speech_only import cut_speech  # written alongside; imported on first use
-
-    tmp = target.with_suffix(".part")
-    cut_speech(files.audio, found, tmp)
+def _write_speech_only(
+    files: storage.LectureFiles, found: list, duration: float, target: Path
+) -> None:
+    """Cut the stored WAV to its speech (pauses shortened) with classrec.speech_only's steps,
+    reusing the lecture's stored regions; no speech gives an empty WAV rather than an error."""
+    tmp = target.with_name("speech-only.part.wav")
+    if found:
+        ranges = snap(keep_ranges(found, PauseOptions()), 1 / storage.SAMPLE_RATE)
+        cuts = CutList(files.audio.name, ranges, duration, storage.SAMPLE_RATE)
+        cut_media(files.audio, tmp, cuts)
+    else:
+        storage.start_wav(tmp)
     os.replace(tmp, target)

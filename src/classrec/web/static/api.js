@@ -1,0 +1,52 @@
+// Fetch wrapper: JSON in and out, CSRF double-submit header, readable errors.
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)classrec_csrf=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function errorMessage(status, body) {
+  if (body && typeof body.detail === "string") return body.detail;
+  if (body && Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
+  return `request failed (${status})`;
+}
+
+export async function api(method, path, body) {
+  const init = { method, headers: { "X-CSRF-Token": csrfToken() }, credentials: "same-origin" };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, init);
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, errorMessage(response.status, data));
+  return data;
+}
+
+// Upload with progress (fetch cannot report upload progress; XHR can).
+export function uploadFile(file, title, { onProgress, onUploaded }) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    const query = new URLSearchParams({ filename: file.name, title });
+    xhr.open("POST", `/api/lectures/upload?${query}`);
+    xhr.setRequestHeader("X-CSRF-Token", csrfToken());
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.upload.onload = () => onUploaded();
+    xhr.onload = () => {
+      let data = null;
+      try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+      else reject(new ApiError(xhr.status, errorMessage(xhr.status, data)));
+    };
+    xhr.onerror = () => reject(new ApiError(0, "upload failed: connection lost"));
+    xhr.send(file);
+  });
+}

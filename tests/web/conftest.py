@@ -1,0 +1,118 @@
+"""Fixtures: an app on a real SQLite file in a temporary data dir, logged-in clients, and a real
+server subprocess (for the browser and kill -9 tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from classrec.audio import load_audio
+from classrec.web import create_app
+from classrec.web.config import Settings
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+LECTURE = FIXTURES / "lecture.flac"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def lecture_pcm() -> bytes:
+    """tests/fixtures/lecture.flac as 16 kHz PCM16 little-endian bytes."""
+    samples = load_audio(LECTURE)
+    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def signup(client: TestClient | httpx.Client, email: str, password: str = "correct horse") -> None:
+    """Sign up (which logs in) and remember the CSRF header for later requests."""
+    client.get("/health")
+    client.headers["x-csrf-token"] = client.cookies["classrec_csrf"]
+    response = client.post("/api/auth/signup", json={"email": email, "password": password})
+    assert response.status_code == 201, response.text
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", max_upload_mb=1, login_attempts=3)
+
+
+@pytest.fixture
+def app(settings: Settings):  # noqa: ANN201 - FastAPI app
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # noqa: ANN001
+    with TestClient(app) as c:
+        signup(c, "alice@example.org")
+        yield c
+
+
+@pytest.fixture
+def other_client(app, client) -> Iterator[TestClient]:  # noqa: ANN001 - same app, second user
+    with TestClient(app) as c:
+        signup(c, "bob@example.org")
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """`python -m classrec.web` on a free port; start, kill -9 and restart it on one data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir, self.port = data_dir, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self.log = data_dir.parent / "server.log"
+
+    def start(self) -> None:
+        env = {**os.environ, "CLASSREC_DATA_DIR": str(self.data_dir),
+               "CLASSREC_PORT": str(self.port), "CLASSREC_MAX_UPLOAD_MB": "5"}  # fmt: skip
+        out = open(self.log, "ab")  # noqa: SIM115 - handed to the child
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "classrec.web"], env=env, stdout=out, stderr=out
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not start: {self.log.read_text()[-2000:]}")
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    proc = ServerProcess(tmp_path / "data")
+    proc.start()
+    yield proc
+    proc.stop()

@@ -1,0 +1,178 @@
+"""The app in a real browser: Debian's chromium via Playwright, a fake microphone playing
+tests/fixtures/lecture.flac (converted to a 16-bit WAV), a real server subprocess.
+
+Screenshots go to artifacts/ so a person can see what users see.
+"""
+
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classrec.model import model_config
+from classrec.segments import speech_segments
+from classrec.web.analysis import detector
+
+from .conftest import ARTIFACTS, FIXTURES, LECTURE
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+TOLERANCE_S = 0.1
+
+
+def write_wav(path: Path, pcm: bytes) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(pcm)
+    return path
+
+
+@pytest.fixture
+def browser_page(tmp_path, lecture_pcm):  # noqa: ANN001, ANN201
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium not installed")
+    mic = write_wav(tmp_path / "mic.wav", lecture_pcm)
+    args = [
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={mic}",
+    ]  # fmt: skip
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=args,
+            viewport={"width": 1100, "height": 900}, accept_downloads=True,
+        )  # fmt: skip
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.errors = errors
+        yield page
+        context.close()
+
+
+def shot(page, name: str) -> None:  # noqa: ANN001
+    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
+
+
+def stored_samples(page, server, lecture_id: str) -> np.ndarray:  # noqa: ANN001
+    body = page.request.get(f"{server.url}/api/lectures/{lecture_id}/audio").body()
+    return np.frombuffer(body[44:], dtype="<i2").astype(np.float32) / 32768
+
+
+def start_offset(recorded: np.ndarray, source: np.ndarray) -> int:
+    """Where in the (looping) source file the recording started, by cross-correlation."""
+    probe = recorded[16000 : 16000 + 3 * 16000]
+    looped = np.tile(source, 3)
+    n = 1 << int(np.ceil(np.log2(len(looped) + len(probe))))
+    corr = np.fft.irfft(np.fft.rfft(looped, n) * np.conj(np.fft.rfft(probe, n)), n)
+    return (int(np.argmax(corr[: len(looped)])) - 16000) % len(source)
+
+
+def expected_regions(offset_s: float, period_s: float, duration_s: float) -> list[list[float]]:
+    """The fixture's known speech regions as they fall in a recording that started at offset_s."""
+    known = json.loads((FIXTURES / "lecture.json").read_text())["speech"]
+    out = []
+    for k in range(-1, int(duration_s / period_s) + 2):
+        for start, end in known:
+            s, e = start + k * period_s - offset_s, end + k * period_s - offset_s
+            if e > 0 and s < duration_s:
+                out.append([max(s, 0.0), min(e, duration_s)])
+    return out
+
+
+def test_record_library_lecture_upload(browser_page, server, lecture_pcm, tmp_path) -> None:  # noqa: ANN001
+    page = browser_page
+    page.goto(server.url)
+    page.fill("input[name=email]", "teacher@example.org")
+    page.fill("input[name=password]", "lecture-notes-123")
+    shot(page, "1-login")
+    page.click("#signup")
+    page.wait_for_selector("table.library")
+
+    # mic check, then record ~12 s, dropping the connection once on the way
+    page.goto(f"{server.url}/#/record")
+    page.click("#mic-check")
+    page.wait_for_selector("#start:not([disabled])")
+    page.wait_for_function("parseFloat(document.querySelector('#level').style.width) > 0")
+    page.click("#start")
+    page.wait_for_selector("#connection[data-state=connected]")
+    states = set()
+    page.wait_for_timeout(2000)
+    page.evaluate("window.classrec.uplink.dropConnection()")
+    page.wait_for_selector("#connection[data-state=reconnecting]", state="attached")
+    page.wait_for_selector("#connection[data-state=connected]", timeout=10000)
+    for i in range(40):
+        page.wait_for_timeout(250)
+        states.add(page.get_attribute("#speech-indicator", "data-state"))
+        if i == 20:
+            shot(page, "2-recording")
+    page.click("#stop")
+    page.wait_for_selector("#open-lecture", timeout=15000)
+    lecture_id = page.evaluate("window.classrec.lectureId")
+    captured = page.evaluate("window.classrec.uplink.total")
+    assert {"speech", "silence"} <= states or not trained(), states
+
+    page.goto(f"{server.url}/#/library")
+    page.wait_for_selector(f"tr[data-id='{lecture_id}']")
+    shot(page, "3-library")
+    lecture = page.request.get(f"{server.url}/api/lectures/{lecture_id}").json()
+    assert lecture["status"] == "ready"
+    assert lecture["duration_s"] * 32000 == pytest.approx(captured, abs=1)  # nothing lost
+
+    # the lecture page's regions equal an offline pass over the stored audio...
+    page.click(f"tr[data-id='{lecture_id}'] a.title")
+    page.wait_for_selector("#timeline")
+    recorded = stored_samples(page, server, lecture_id)
+    regions = page.request.get(f"{server.url}/api/lectures/{lecture_id}/regions").json()
+    offline = speech_segments(detector().probabilities(recorded), duration_s=len(recorded) / 16000)
+    assert len(regions["segments"]) == len(offline)
+    for (s, e), seg in zip(regions["segments"], offline, strict=True):
+        assert abs(s - seg.start) <= TOLERANCE_S and abs(e - seg.end) <= TOLERANCE_S
+    assert page.locator("#timeline .region").count() == len(offline)
+    page.select_option("#speed", "1.5")
+    page.check("#skip-silence")
+    page.fill("#bookmark-note", "key definition")
+    page.click("#add-bookmark")
+    page.wait_for_selector("#bookmarks li")
+    shot(page, "4-lecture")
+
+    # ...and match the file's known regions, aligned to where the looping fake mic started
+    source = np.frombuffer(lecture_pcm, "<i2").astype(np.float32) / 32768
+    offset = start_offset(recorded, source) / 16000
+    want = expected_regions(offset, len(source) / 16000, len(recorded) / 16000)
+    if trained():
+        got = regions["segments"]
+        assert len(got) == len(want), (got, want)
+        for (s, e), (ws, we) in zip(got, want, strict=True):
+            assert abs(s - ws) <= TOLERANCE_S and abs(e - we) <= TOLERANCE_S, (got, want)
+
+    with page.expect_download() as download:
+        page.click("#dl-speech")
+    path = tmp_path / "speech.wav"
+    download.value.save_as(path)
+    with wave.open(str(path)) as w:
+        assert w.getnframes() <= len(recorded)
+
+    # upload through the page, with the progress bar
+    page.goto(f"{server.url}/#/upload")
+    page.set_input_files("#upload-file", str(LECTURE))
+    page.fill("#upload-title", "Uploaded lecture")
+    page.click("#upload-button")
+    page.wait_for_selector("#lecture-title", timeout=20000)
+    assert "Uploaded lecture" in page.inner_text("#lecture-title")
+    shot(page, "5-uploaded")
+    assert not page.errors, page.errors  # no uncaught JavaScript errors (CSP violations included)
+
+
+def trained() -> bool:
+    """Accuracy checks need the trained model, not the random placeholder weights."""
+    return bool(model_config())
