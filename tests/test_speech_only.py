@@ -34,7 +34,7 @@ def test_snap_to_the_frame_grid() -> None:
     snapped = snap([(0.01, 0.5), (0.51, 0.52), (0.53, 1.0)], step=0.04)
     assert snapped == [(0.0, pytest.approx(0.48)), (pytest.approx(0.52), pytest.approx(1.0))]
     assert snap([(0.01, 0.55), (0.53, 1.0)], step=0.04) == [(0.0, pytest.approx(1.0))]
-    assert snap([(0.1, 0.11)], step=0.04) == []
+    assert snap([(0.11, 0.115)], step=0.04) == []  # shorter than a frame
 
 
 def test_edl_and_json_cut_list() -> None:
