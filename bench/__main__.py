@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import platform
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,17 +16,30 @@ import numpy as np
 from bench.common import Context, Section
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ["streaming", "wholefile", "streams", "live", "memory", "growth"]
+SECTIONS = ["streaming", "wholefile", "streams", "live", "memory", "growth", "scaleout"]
 
 
-def run_sections(ctx: Context, names: list[str]) -> list[Section]:
-    """Run the named sections in order, printing progress to stderr."""
-    out = []
+def run_sections(ctx: Context, names: list[str]) -> None:
+    """Run the named sections, saving each one's result next to its plots (NAME.json), so that
+    `--only NAME` refreshes one section of BENCHMARKS.md and keeps the others."""
     for name in names:
         start = time.perf_counter()
         print(f"bench: {name} …", file=sys.stderr, flush=True)
-        out.append(importlib.import_module(f"bench.{name}").run(ctx))
+        section = importlib.import_module(f"bench.{name}").run(ctx)
+        record = {**asdict(section), "figures": [Path(f).name for f in section.figures]}
+        ctx.plot_path(f"{name}.json").write_text(json.dumps(record, indent=1, default=float))
         print(f"bench: {name} done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+
+
+def saved_sections(plots: Path) -> list[Section]:
+    """Every section with a saved result, in the report's order."""
+    out = []
+    for name in SECTIONS:
+        path = plots / f"{name}.json"
+        if path.is_file():
+            record = json.loads(path.read_text())
+            record["figures"] = [plots / f for f in record["figures"]]
+            out.append(Section(**record))
     return out
 
 
@@ -60,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     out = Path(args.out)
     ctx = Context(data=Path(args.data), plots=Path(args.plots), quick=args.quick)
-    sections = run_sections(ctx, names)
-    out.write_text(render(sections, ctx, out))
+    run_sections(ctx, names)
+    out.write_text(render(saved_sections(ctx.plots), ctx, out))
     print(f"bench: wrote {out}", file=sys.stderr)
     return 0
 

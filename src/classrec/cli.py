@@ -181,6 +181,20 @@ def _detect_worker(job: Job, *settings) -> str | None:
     return None
 
 
+def _detect_results(args: argparse.Namespace, jobs: list[Job], settings: tuple, workers: int):
+    """Errors (or None) of `_detect_worker` over the jobs, as they finish: a local process pool,
+    or Ray tasks with `--engine ray` (classrec.engine_ray; same worker, same outputs)."""
+    if args.engine == "ray":
+        from classrec.engine_ray import run_tasks
+
+        yield from run_tasks(_detect_worker, jobs, settings, args.ray_address, args.jobs)
+        return
+    with ProcessPoolExecutor(workers) as pool:
+        futures = [pool.submit(_detect_worker, job, *settings) for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()
+
+
 def run_detect(args: argparse.Namespace) -> int:
     jobs = plan_jobs(args.inputs, args.output, extension(args.format))
     settings = (args.format, vad_options(args), args.sample_rate, args.force)
@@ -194,13 +208,11 @@ def run_detect(args: argparse.Namespace) -> int:
     failed = 0
     workers = max(1, min(args.jobs or os.cpu_count() or 1, len(jobs)))
     bar = progress_bar(len(jobs), "file", "detect")
-    with ProcessPoolExecutor(workers) as pool:
-        futures = {pool.submit(_detect_worker, job, *settings): job for job in jobs}
-        for future in as_completed(futures):
-            if (error := future.result()) is not None:
-                failed += 1
-                bar.write(f"{PROG}: error: {error}", file=sys.stderr)
-            bar.update()
+    for error in _detect_results(args, jobs, settings, workers):
+        if error is not None:
+            failed += 1
+            bar.write(f"{PROG}: error: {error}", file=sys.stderr)
+        bar.update()
     bar.close()
     if failed:
         print(f"{PROG}: {failed} of {len(jobs)} files failed", file=sys.stderr)
@@ -215,12 +227,20 @@ def add_detect_parser(sub) -> None:
         "  classrec detect lecture.mp4                      # JSON on stdout\n"
         "  classrec detect lecture.flac --format srt -o lecture.srt\n"
         "  classrec detect recordings/ --format rttm -o out/ --jobs 4\n"
+        "  classrec detect recordings/ -o out/ --engine ray --ray-address auto\n"
         "  classrec detect talk.wav --threshold 0.6 --min-silence-ms 300 --pad-ms 100",
     )
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help="audio/video files or folders")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (json)")
     p.add_argument("-o", "--output", help="output file (one input) or folder (several)")
     p.add_argument("--jobs", type=int, help="files processed in parallel (default: all cores)")
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="run files in local processes, or as Ray tasks (pip install 'classrec[ray]')",
+    )
+    p.add_argument("--ray-address", help="existing Ray cluster (default: start one locally)")
     add_vad_arguments(p)
     p.set_defaults(run=run_detect)
 
