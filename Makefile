@@ -23,10 +23,10 @@ lint:
 	$(PYTHON) -m ruff format --check src tests bench
 
 train:
-	$(PYTHON) -m classrec.train.recipe --data $(DATA)
+	$(PYTHON) -m classrec.train.recipe --data $(DATA) --ship
 
 evaluate:
-	$(PYTHON) -m classrec.cli evaluate --data $(DATA)
+	$(PYTHON) -m classrec.evaluate evaluate --data $(DATA)
 
 memory:
 	$(PYTHON) -m classrec.train.memory --data $(DATA)
