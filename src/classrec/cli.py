@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -150,7 +151,12 @@ def plan_jobs(inputs: list[str], output: str | None, suffix: str) -> list[Job]:
     out = Path(output)
     if single and not out.is_dir() and not output.endswith(os.sep):
         return [Job(files[0][0], out)]
-    return [Job(f, out / f.relative_to(root).with_suffix(suffix)) for f, root in files]
+    dests = [out / f.relative_to(root).with_suffix(suffix) for f, root in files]
+    clash = {d for d, n in Counter(dests).items() if n > 1}  # talk.wav, talk.mp4 → talk.wav.json
+    return [
+        Job(f, d.with_name(f.name + suffix) if d in clash else d)
+        for (f, _), d in zip(files, dests, strict=True)
+    ]
 
 
 def _detect_one(job: Job, fmt: str, options: VadOptions, rate: int, force: bool, bar: bool):

@@ -1,0 +1,138 @@
+"""The `classrec` command: every format in, every format out, every bad input one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_audio import BAD, ENCODINGS, LECTURE, ffmpeg
+from test_segments import assert_matches_regions
+
+from classrec.cli import build_parser, main
+from classrec.outputs import FORMATS, parse_segments
+
+pytest_plugins = ["test_audio"]  # its `encoded` and `bad_files` fixtures
+REGIONS = json.loads((LECTURE.parent / "lecture.json").read_text())["speech"]
+
+
+def run(capsys: pytest.CaptureFixture, *args: str | Path) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("name", sorted(ENCODINGS))
+def test_detect_every_input_format(capsys, encoded: dict[str, Path], name: str) -> None:
+    code, out, err = run(capsys, "detect", encoded[name])
+    assert code == 0, err
+    assert_matches_regions(parse_segments(out, "json"), REGIONS)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_detect_every_output_format(capsys, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"lecture.{fmt}"
+    code, _, err = run(capsys, "detect", LECTURE, "--format", fmt, "-o", out)
+    assert code == 0 and err == ""
+    assert_matches_regions(parse_segments(out.read_text(), fmt), REGIONS)
+
+
+def test_existing_output_needs_force(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    out.write_text("precious")
+    code, _, err = run(capsys, "detect", LECTURE, "-o", out)
+    assert code == 1 and "already exists; use --force" in err and out.read_text() == "precious"
+    assert run(capsys, "detect", LECTURE, "-o", out, "--force")[0] == 0
+    assert json.loads(out.read_text())["file"] == "lecture.flac"
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_input_one_line_nonzero(capsys, bad_files: dict[str, Path], name: str) -> None:
+    code, out, err = run(capsys, "detect", bad_files[name])
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("classrec: error: ") and BAD[name] in err
+
+
+def test_unwritable_output(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "detect", LECTURE, "-o", tmp_path / "missing" / "x.json")
+    assert code == 1 and "does not exist" in err
+    code, _, err = run(capsys, "probs", LECTURE, "-o", LECTURE.parent)
+    assert code == 1 and "is a folder" in err
+
+
+def test_folder_with_a_bad_file_processes_the_rest(capsys, tmp_path: Path, encoded) -> None:
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "broken.wav").write_text("not audio")
+    for name in ("wav", "mp3"):
+        os.link(encoded[name], folder / "sub" / encoded[name].name)
+    code, _, err = run(
+        capsys, "detect", folder, "--format", "rttm", "-o", tmp_path / "out", "--jobs", "2"
+    )
+    assert code == 1
+    assert "broken.wav: not a readable audio/video file" in err and "1 of 3 files failed" in err
+    produced = sorted(
+        p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.rttm")
+    )
+    assert produced == ["sub/lecture.mp3.rttm", "sub/lecture.wav.rttm"]  # same stem: full names
+    assert "Traceback" not in err
+
+
+def test_several_inputs_need_an_output_folder(capsys) -> None:
+    code, _, err = run(capsys, "detect", LECTURE, LECTURE.parent / "noise.flac")
+    assert code == 1 and "-o FOLDER" in err
+
+
+def test_probs_csv(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "probs.csv"
+    assert run(capsys, "probs", LECTURE, "-o", out)[0] == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "start,end,probability" and len(lines) == 311
+
+
+def test_speech_only_cli(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "short.opus"
+    code, _, err = run(capsys, "speech-only", LECTURE, out, "--pad-before-ms", "50")
+    assert code == 0 and "kept" in err
+    assert (
+        out.is_file()
+        and out.with_suffix(".edl").is_file()
+        and out.with_suffix(".cuts.json").is_file()
+    )
+
+
+def test_help_everywhere_has_examples(capsys) -> None:
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert {"detect", "probs", "speech-only", "plot"} <= set(commands)
+    for name in ["", *commands]:
+        with pytest.raises(SystemExit) as exit_info:
+            main([name, "--help"] if name else ["--help"])
+        assert exit_info.value.code == 0 and "examples:" in capsys.readouterr().out
+
+
+def test_debug_shows_the_traceback(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "detect", tmp_path / "nope.wav", "--debug")
+    assert code == 1 and "Traceback" in err and err.rstrip().endswith("nope.wav: no such file")
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_no_partial_output(tmp_path: Path) -> None:
+    long = tmp_path / "long.flac"
+    ffmpeg("-stream_loop", "60", "-i", LECTURE, long)  # 10 minutes: several seconds of work
+    out = tmp_path / "out" / "long.csv"
+    out.parent.mkdir()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "classrec", "probs", str(long), "-o", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
+    assert list(out.parent.iterdir()) == []
