@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from classrec.audio import load_audio
 from classrec.web import create_app
 from classrec.web.config import Settings
+from classrec.web.storage import to_pcm16
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LECTURE = FIXTURES / "lecture.flac"
@@ -30,7 +30,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 def lecture_pcm() -> bytes:
     """tests/fixtures/lecture.flac as 16 kHz PCM16 little-endian bytes."""
     samples = load_audio(LECTURE)
-    return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+    return to_pcm16(samples).tobytes()
 
 
 def signup(client: TestClient | httpx.Client, email: str, password: str = "correct horse") -> None:
@@ -58,11 +58,17 @@ def client(app) -> Iterator[TestClient]:  # noqa: ANN001
         yield c
 
 
+def extra_client(app) -> TestClient:  # noqa: ANN001
+    """Another browser on the running app. Not entered as a context manager: that would run the
+    app's startup and shutdown a second time and replace the live hub `client` started."""
+    return TestClient(app)
+
+
 @pytest.fixture
-def other_client(app, client) -> Iterator[TestClient]:  # noqa: ANN001 - same app, second user
-    with TestClient(app) as c:
-        signup(c, "bob@example.org")
-        yield c
+def other_client(app, client) -> TestClient:  # noqa: ANN001 - same app, second user
+    c = extra_client(app)
+    signup(c, "bob@example.org")
+    return c
 
 
 def free_port() -> int:

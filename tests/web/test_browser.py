@@ -54,6 +54,7 @@ def browser_page(tmp_path, lecture_pcm):  # noqa: ANN001, ANN201
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
         page.errors = errors
         yield page
         context.close()

@@ -79,8 +79,9 @@ def fix_wav_header(path: Path) -> int:
 
 
 def to_pcm16(samples: np.ndarray) -> np.ndarray:
-    """Float samples in [-1, 1] → little-endian int16."""
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    """Float samples in [-1, 1] → little-endian int16; exact inverse of the decoder's x / 32768,
+    so 16-bit uploads are stored bit for bit."""
+    return np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2")
 
 
 def read_pcm(path: Path) -> np.ndarray:
