@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -33,16 +32,25 @@ def write_flac(path: Path, audio: np.ndarray, seconds: float) -> Path:
     return path
 
 
+# Linux carries the parent's RSS high-water mark into a child's ru_maxrss across fork + exec, so
+# the benchmark (which holds the recording) must not be the direct parent: a small shim process
+# starts the command and reports the command's own peak.
+SHIM = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+    "_, status, usage = os.wait4(p.pid, 0)\n"
+    "print(usage.ru_maxrss)\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def peak_rss(cmd: list[str]) -> tuple[float, float]:
-    """(peak RSS in MB, wall seconds) of a child process, from the kernel's own accounting."""
+    """(peak RSS in MB, wall seconds) of a command, from the kernel's own accounting."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise RuntimeError(f"{' '.join(cmd)} failed: {err[-500:]}")
-    return usage.ru_maxrss / 1024, time.perf_counter() - start
+    done = subprocess.run([sys.executable, "-c", SHIM, *cmd], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {done.stderr[-500:]}")
+    return int(done.stdout.split()[-1]) / 1024, time.perf_counter() - start
 
 
 def silero_file(path: str) -> None:

@@ -19,6 +19,7 @@ SMOKE = [
     "streams",
     "growth",
     "memory",
+    "profile",
     pytest.param("live", marks=pytest.mark.slow),  # starts the web app in a subprocess
     pytest.param("scaleout", marks=pytest.mark.slow),  # starts a local Ray runtime, if installed
 ]
