@@ -50,7 +50,7 @@ class TrainConfig:
 
     def data_key(self) -> str:
         """Identifies the generated dataset, so several architectures can share one."""
-        fields = (2, self.seed, self.train_clips, self.val_clips, self.clip_windows, self.tts_count)
+        fields = (3, self.seed, self.train_clips, self.val_clips, self.clip_windows, self.tts_count)
         return hashlib.sha1(repr(fields).encode(), usedforsecurity=False).hexdigest()[:10]
 
 

@@ -15,11 +15,15 @@ def _norm(x: np.ndarray) -> np.ndarray:
     return (x / (np.abs(x).max() + 1e-9)).astype(np.float32)
 
 
+PERIOD = 1 << 15  # 2 s: noise is shaped at this length and tiled (the FFT dominated mixing time)
+_FREQS = np.maximum(np.fft.rfftfreq(PERIOD, 1 / RATE), 20.0)
+
+
 def coloured_noise(rng: np.random.Generator, n: int) -> np.ndarray:
     """Noise with a 1/f^alpha spectrum, alpha in [0, 2] (white … pink … brown)."""
-    spec = np.fft.rfft(rng.standard_normal(n))
-    f = np.maximum(np.fft.rfftfreq(n, 1 / RATE), 20.0)
-    return _norm(np.fft.irfft(spec / f ** (rng.uniform(0, 2) / 2), n))
+    spec = np.fft.rfft(rng.standard_normal(PERIOD))
+    period = _norm(np.fft.irfft(spec * _FREQS ** (-rng.uniform(0, 2) / 2), PERIOD))
+    return np.resize(period, n)
 
 
 def hum(rng: np.random.Generator, n: int) -> np.ndarray:
