@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from classrec.audio import MEDIA_EXTENSIONS, probe_duration
 from classrec.errors import ClassRecError
+from classrec.evaluate import add_parser as add_evaluate_parser
 from classrec.features import WINDOW_SAMPLES
 from classrec.outputs import (
     FORMATS,
@@ -361,6 +362,7 @@ COMMANDS: list[Callable] = [
     add_probs_parser,
     add_speech_only_parser,
     add_plot_parser,
+    add_evaluate_parser,
 ]
 
 

@@ -170,7 +170,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=Path, default=None, help="weights .npz (default: shipped)")
     p.add_argument("--no-peers", action="store_true", help="score only our detector")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
-    p.set_defaults(func=run)
+    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="classrec-evaluate")
     add_parser(parser.add_subparsers(required=True))
     args = parser.parse_args(argv)
-    return args.func(args)
+    return args.run(args)
 
 
 if __name__ == "__main__":
