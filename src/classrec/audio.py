@@ -29,6 +29,7 @@ MEDIA_EXTENSIONS = frozenset(
 BLOCK_SECONDS = 30.0
 """Default length of a streamed block (s): large enough to batch the front end, small in memory."""
 _TRUNCATION_SLACK = 0.9  # decoded / declared duration below this (and 0.5 s short) = truncated
+# tags are never used: bad UTF-8 in them (a damaged FLAC comment) must not fail the decode
 
 
 def _fail(path: Path, what: str) -> ClassRecError:
@@ -86,7 +87,7 @@ def probe_duration(path: str | Path) -> float:
     path = Path(path)
     _check_file(path)
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), metadata_errors="replace") as container:
             if not container.streams.audio:
                 return 0.0
             return _declared_seconds(container, container.streams.audio[0])
@@ -102,7 +103,7 @@ def _decoded_frames(path: Path, layout: str | None) -> Iterator[tuple[np.ndarray
     _check_file(path)
     decoded = 0.0
     try:
-        with av.open(str(path)) as container:
+        with av.open(str(path), metadata_errors="replace") as container:
             if not container.streams.audio:
                 kind = "video with no audio stream" if container.streams.video else "no audio"
                 raise _fail(path, f"{kind}: nothing to analyse")
