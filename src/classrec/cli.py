@@ -177,10 +177,23 @@ def _detect_one(job: Job, fmt: str, options: VadOptions, rate: int, force: bool,
     return None
 
 
+_interrupted = False  # set in a worker process once Ctrl-C reached it
+
+
 def _detect_worker(job: Job, *settings) -> str | None:
-    """Pool entry point: the error message instead of an exception (tracebacks stay local)."""
+    """Pool entry point: the error message instead of an exception (tracebacks stay local).
+
+    Ctrl-C reaches the workers too: the file in progress is abandoned (its temporary output
+    removed) and files already queued to this worker are skipped, so the command stops at once.
+    """
+    global _interrupted
+    if _interrupted:
+        return f"{job.source}: skipped (interrupted)"
     try:
         _detect_one(job, *settings, False)
+    except KeyboardInterrupt:
+        _interrupted = True
+        return f"{job.source}: interrupted"
     except ClassRecError as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the folder
@@ -198,8 +211,12 @@ def _detect_results(args: argparse.Namespace, jobs: list[Job], settings: tuple, 
         return
     with ProcessPoolExecutor(workers) as pool:
         futures = [pool.submit(_detect_worker, job, *settings) for job in jobs]
-        for future in as_completed(futures):
-            yield future.result()
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:  # Ctrl-C: do not start the files still queued
+            pool.shutdown(cancel_futures=True)
+            raise
 
 
 def run_detect(args: argparse.Namespace) -> int:
