@@ -302,15 +302,18 @@ def run_speech_only(args: argparse.Namespace) -> int:
     from classrec.speech_only import PauseOptions, speech_only
 
     pauses = PauseOptions(args.keep_pause_ms, args.pause_ms, args.pause_ratio)
-    result = speech_only(
-        args.input,
-        args.output,
-        vad_options(args),
-        pauses,
-        sample_rate=args.sample_rate,
-        force=args.force,
-        cut_list=not args.no_cut_list,
-    )
+    progress, on_block = _file_progress(Path(args.input), args.sample_rate)
+    with progress:
+        result = speech_only(
+            args.input,
+            args.output,
+            vad_options(args),
+            pauses,
+            sample_rate=args.sample_rate,
+            force=args.force,
+            cut_list=not args.no_cut_list,
+            on_block=on_block,
+        )
     print(result.summary(), file=sys.stderr)
     return 0
 

@@ -13,6 +13,7 @@ written as JSON and as a CMX3600 EDL that video editors import.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -286,17 +287,19 @@ def speech_only(
     sample_rate: int = 16000,
     force: bool = False,
     cut_list: bool = True,
+    on_block: Callable[[np.ndarray], None] | None = None,
 ) -> CutList:
     """Detect speech in `source`, write only the speech (and kept pauses) to `output`, and the
     cut list beside it. Returns the cut list. Outputs are checked before the work starts and
-    written atomically."""
+    written atomically. `on_block` sees each decoded block of the detection pass (progress)."""
     source, output = Path(source), Path(output)
     extra = cut_paths(output) if cut_list else ()
     for path in (output, *extra):
         check_writable(path, force)
     if output.resolve() == source.resolve():
         raise ClassRecError(f"{output}: is the input; choose another output file")
-    segments, _, duration = detect_file(source, options, sample_rate, shared_detector(sample_rate))
+    det = shared_detector(sample_rate)
+    segments, _, duration = detect_file(source, options, sample_rate, det, on_block)
     if not segments:
         raise ClassRecError(f"{source}: no speech found; nothing to write")
     rate, fps, offset = _media_info(source)
