@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soxr
 
 from classrec import metrics
 from classrec.errors import ClassRecError
@@ -71,20 +72,22 @@ def build_sets(data: Path) -> list[EvalSet]:
 
 
 class Ours:
-    """Our detector behind the peers' interface."""
+    """Our detector behind the peers' interface; at 8 kHz the 16 kHz audio is resampled first."""
 
-    name = "classrec (ours)"
-
-    def __init__(self, weights: Path | None = None) -> None:
-        self.detector = Detector(16000, weights)
+    def __init__(self, weights: Path | None = None, sample_rate: int = 16000) -> None:
+        self.detector = Detector(sample_rate, weights)
+        self.name = "classrec (ours)" if sample_rate == 16000 else f"classrec @ {sample_rate} Hz"
 
     def probabilities(self, samples: np.ndarray) -> np.ndarray:
+        rate = self.detector.sample_rate
+        if rate != 16000:
+            samples = soxr.resample(samples, 16000, rate).astype(np.float32)
         return self.detector.probabilities(samples)
 
 
 def detectors(weights: Path | None = None, peers: bool = True) -> list:
     """Ours first, then every peer whose package is installed."""
-    found = [Ours(weights)]
+    found = [Ours(weights), Ours(weights, 8000)]
     if peers:
         from classrec import peers as peer_module
 

@@ -1,0 +1,64 @@
+"""Label rules and the mixer, on the real fixture clips (no torch needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from classrec.train import synth
+from classrec.train.corpus import WINDOW, Corpus, EnergyLabeller, Utterance, _fill_short_runs
+from classrec.train.mix import make_clip
+
+
+def _regions_to_windows(regions, n):
+    centres = (np.arange(n) + 0.5) * WINDOW / 16000
+    return np.any([(centres >= s) & (centres < e) for s, e in regions], axis=0)
+
+
+def test_short_pauses_are_bridged_and_islands_dropped():
+    mask = np.array([0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0], bool)
+    bridged = _fill_short_runs(mask, False, 2)
+    assert bridged.tolist() == [0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0]
+    assert _fill_short_runs(bridged, True, 1).tolist()[11] == 0
+
+
+def test_energy_labels_match_the_known_regions(lecture):
+    audio, regions = lecture
+    labels = EnergyLabeller().probabilities(audio)
+    truth = _regions_to_windows(regions, len(labels))
+    assert np.mean(labels == truth) > 0.95
+
+
+def _tiny_corpus(lecture, noise) -> Corpus:
+    audio, regions = lecture
+    audio = np.pad(audio, (0, -len(audio) % WINDOW))
+    labels = _regions_to_windows(regions, len(audio) // WINDOW).astype(np.float32)
+    return Corpus(
+        speech=[Utterance("lecture", audio, labels)], noise=[noise], events=[noise[:8000]]
+    )
+
+
+def test_clips_are_finite_labelled_and_sometimes_8k(lecture, noise):
+    corpus = _tiny_corpus(lecture, noise)
+    rates = set()
+    for i in range(40):
+        audio, labels, rate = make_clip(np.random.default_rng(i), corpus, 250)
+        rates.add(rate)
+        assert np.isfinite(audio).all() and np.abs(audio).max() <= 1.0
+        assert len(labels) == 250 and len(audio) == 250 * WINDOW * rate // 16000
+        assert set(np.unique(labels)) <= {0.0, 1.0}
+    assert rates == {8000, 16000}
+
+
+def test_clips_are_reproducible(lecture, noise):
+    corpus = _tiny_corpus(lecture, noise)
+    a = make_clip(np.random.default_rng([3, 1]), corpus, 100)
+    b = make_clip(np.random.default_rng([3, 1]), corpus, 100)
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_synthetic_events_are_short_and_normalised():
+    rng = np.random.default_rng(0)
+    for make in synth.EVENTS:
+        x = make(rng)
+        assert 0.01 * 16000 < len(x) < 4.5 * 16000
+        assert np.isclose(np.abs(x).max(), 1.0, atol=1e-3)
