@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
 import sys
 import time
@@ -50,7 +51,8 @@ def render(sections: list[Section], ctx: Context, doc: Path) -> str:
         "Written by `make bench` (`python -m bench`). Every speed figure is a ratio against peer "
         "VADs measured in the same run, on the same audio, on one core: the absolute numbers "
         "depend on the machine and its load, the ratios much less.\n",
-        f"Machine: {platform.machine()}, {platform.processor() or 'cpu'}, Python "
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores (load average "
+        f"{os.getloadavg()[1]:.1f} over the last 5 min when written), Python "
         f"{platform.python_version()}, numpy {np.__version__}; run "
         f"{time.strftime('%Y-%m-%d')}{' (smoke sizes)' if ctx.quick else ''}.\n",
     ]

@@ -248,6 +248,7 @@ def measure(n: int, pcm: np.ndarray, seconds: float) -> dict:
         "errors": sorted({r.error for r in results if r.error})[:3],
         "server_cpu": cpu,
         "generator_cpu": gen_cpu,
+        "load_average": os.getloadavg()[0],
         "rss_idle_mb": rss_idle,
         "rss_mb": rss,
         "rss_peak_mb": peak,
@@ -297,7 +298,9 @@ def run(ctx: Context) -> Section:
         f"Each stream sends {seconds:g} s of real speech at real-time pace in random 20–100 ms "
         "chunks over its own WebSocket to a fresh server on 127.0.0.1 (starts spread over 1 s); "
         "the load generator is a separate Python process on the same machine, so the two "
-        "compete for its cores. Targets: ≥ 500 streams with p99 < 100 ms and no loss; RSS ≤ "
+        "compete for its cores; 'machine load' is the 1-minute load average at the end of each "
+        "run (above the core count every process, the server included, waits for CPU). "
+        "Targets: ≥ 500 streams with p99 < 100 ms and no loss; RSS ≤ "
         "150 MB at 100 streams. Errors seen: "
         + (", ".join(sorted({e for r in results for e in r["errors"]})) or "none")
         + ".\n\n"
