@@ -23,6 +23,8 @@ from classrec.model import Detector
 
 Run = tuple[int, int]
 """Half-open range of window indices [first, stop) judged speech."""
+MIN_MAX_SPEECH_S = 0.01
+"""Smallest `max_speech_s`: splitting into pieces of 1e-300 s would loop (practically) forever."""
 
 
 @dataclass(frozen=True)
@@ -58,8 +60,10 @@ class VadOptions:
         for name in ("min_speech_ms", "min_silence_ms", "pad_before_ms", "pad_after_ms"):
             if getattr(self, name) < 0:
                 raise ClassRecError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not self.max_speech_s > 0:
-            raise ClassRecError(f"max_speech_s must be > 0, got {self.max_speech_s}")
+        if not self.max_speech_s >= MIN_MAX_SPEECH_S:  # tinier pieces would never finish
+            raise ClassRecError(
+                f"max_speech_s must be >= {MIN_MAX_SPEECH_S}, got {self.max_speech_s}"
+            )
 
     @property
     def off_threshold(self) -> float:
@@ -171,7 +175,7 @@ def split_long(
     out = []
     for seg in segments:
         start = seg.start
-        while seg.end - start > max_s:
+        while seg.end - start > max_s + 1e-9:  # tolerance: float sums must not leave 0 s pieces
             lo = math.ceil((start + max_s / 2) / window_s)
             hi = min(max(math.floor((start + max_s) / window_s), lo + 1), len(probs))
             # the last minimum in the range, so pieces are as long as allowed
