@@ -169,24 +169,29 @@ class _Cutter:
     """Maps source time to output time through the kept ranges (in whole samples at `rate`)."""
 
     def __init__(self, cuts: CutList) -> None:
-        self.ranges, self.starts, self.rate = cuts.sample_ranges, cuts.out_starts, cuts.rate
+        ranges = np.array(cuts.sample_ranges, dtype=np.int64).reshape(-1, 2)
+        self.firsts, self.stops = ranges[:, 0], ranges[:, 1]
+        self.starts, self.rate = np.array(cuts.out_starts, dtype=np.int64), cuts.rate
 
     def out_time(self, t: float) -> float | None:
         """Output time (s) of source time `t` (s), None if `t` is cut out."""
         k = t * self.rate
-        i = int(np.searchsorted([a for a, _ in self.ranges], k, side="right")) - 1
-        if i < 0 or k >= self.ranges[i][1]:
+        i = int(np.searchsorted(self.firsts, k, side="right")) - 1
+        if i < 0 or k >= self.stops[i]:
             return None
-        return (self.starts[i] + k - self.ranges[i][0]) / self.rate
+        return float(self.starts[i] + k - self.firsts[i]) / self.rate
 
     def kept_samples(self, first: int, count: int) -> list[tuple[int, int, int]]:
         """(offset in block, length, output sample index) of kept parts of samples
-        [first, first + count)."""
+        [first, first + count); binary search, so thousands of cuts cost nothing per frame."""
+        lo = int(np.searchsorted(self.stops, first, side="right"))
+        hi = int(np.searchsorted(self.firsts, first + count, side="left"))
         parts = []
-        for (a, b), out in zip(self.ranges, self.starts, strict=True):
-            lo, hi = max(a, first), min(b, first + count)
-            if lo < hi:
-                parts.append((lo - first, hi - lo, out + lo - a))
+        for a, b, out in zip(
+            self.firsts[lo:hi], self.stops[lo:hi], self.starts[lo:hi], strict=True
+        ):
+            start, stop = max(int(a), first), min(int(b), first + count)
+            parts.append((start - first, stop - start, int(out) + start - int(a)))
         return parts
 
 
