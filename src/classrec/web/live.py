@@ -349,7 +349,7 @@ def _parse_text(text: str) -> str:
         kind = json.loads(text).get("type")
     except (ValueError, AttributeError):
         kind = None
-    if kind not in {"stop", "ping"}:
+    if not isinstance(kind, str) or kind not in {"stop", "ping"}:  # {"type": []} is unhashable
         raise ProtocolError(4400, "bad_message", 'text frames must be {"type": "stop" | "ping"}')
     return kind
 
