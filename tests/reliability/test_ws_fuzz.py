@@ -49,9 +49,12 @@ def random_bytes(ws, pcm: bytes, received: int, rng: random.Random) -> int:  # n
     return received
 
 
+BAD_TEXTS = ['{"type": 1}', "[]", "null", '{"type": "STOP"}', "\x00" * 5, '{"type": "ping"',
+             "é" * 100, json.dumps({"type": ["stop"]}), json.dumps({"type": {"a": 1}})]  # fmt: skip
+
+
 def random_text(ws, pcm: bytes, received: int, rng: random.Random) -> int:  # noqa: ANN001
-    ws.send_text(rng.choice(['{"type": 1}', "[]", "null", '{"type": "STOP"}', "\x00" * 5,
-                             '{"type": "ping"' , "é" * 100, json.dumps({"type": ["stop"]})]))  # fmt: skip
+    ws.send_text(rng.choice(BAD_TEXTS))
     return received
 
 
