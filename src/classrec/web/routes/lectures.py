@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import unicodedata
@@ -30,6 +31,7 @@ SEGMENT_TYPES = {
     "srt": "application/x-subrip",
 }
 CURVE_POINTS = 4000
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def display_name(name: str | None) -> str:
@@ -91,13 +93,22 @@ async def upload(
     except ClassRecError:
         files.remove()
         raise HTTPException(415, "this file has no audio the server can decode") from None
+    except OSError as exc:
+        files.remove()
+        if exc.errno in DISK_FULL:  # a clear answer, not a 500; nothing half-stored is kept
+            raise HTTPException(507, "the server's storage is full: nothing was stored") from None
+        raise
     except (HTTPException, ClientDisconnect, Exception):
         files.remove()
         raise
     name = display_name(filename)
-    return await run_in_threadpool(
-        _store_upload, request, user.id, lecture_id, name, title, duration, ratio
-    )
+    try:
+        return await run_in_threadpool(
+            _store_upload, request, user.id, lecture_id, name, title, duration, ratio
+        )
+    except Exception:  # e.g. the database could not be written: no files without a row
+        files.remove()
+        raise
 
 
 def _store_upload(
