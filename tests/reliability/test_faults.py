@@ -63,13 +63,20 @@ def test_kill9_during_five_recordings(server: ServerProcess, lecture_pcm: bytes)
             ws.socket.close()
         server.start()
         listed = {x["id"]: x for x in http.get("/api/lectures").json()}
-        losses = [lost_seconds(http, server, i, pcm, n, listed) for i, n in zip(ids, sent)]  # noqa: B905
-    report("kill -9 during 5 live recordings", streams=STREAMS, sent_s=[n / BYTES_PER_S for n in sent],
-           lost_max_s=max(losses), lost_mean_s=round(sum(losses) / len(losses), 4))  # fmt: skip
+        losses = [
+            lost_seconds(http, server, *case, pcm, listed) for case in zip(ids, sent, strict=True)
+        ]
+    report(
+        "kill -9 during 5 live recordings",
+        streams=STREAMS,
+        sent_s=[n / BYTES_PER_S for n in sent],
+        lost_max_s=max(losses),
+        lost_mean_s=round(sum(losses) / len(losses), 4),
+    )
     assert max(losses) <= 1.0
 
 
-def lost_seconds(http, server, lecture_id, pcm, sent, listed) -> float:  # noqa: ANN001
+def lost_seconds(http, server, lecture_id, sent, pcm, listed) -> float:  # noqa: ANN001
     """Check one recording after the restart and return how much of what was sent is missing."""
     assert listed[lecture_id]["status"] == "interrupted"
     audio = http.get(f"/api/lectures/{lecture_id}/audio")
@@ -171,7 +178,9 @@ def test_concurrent_writers_lose_no_rows(tmp_path: Path) -> None:
     hold.start()  # a writer that keeps the lock 2 s: the others must wait, not fail
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=write_rows, args=(url, lecture_id, w)) for w in range(WRITERS)]
-    threads = [threading.Thread(target=write_rows, args=(url, lecture_id, 10 + t)) for t in range(2)]  # fmt: skip
+    threads = [
+        threading.Thread(target=write_rows, args=(url, lecture_id, 10 + t)) for t in range(2)
+    ]
     for worker in (*procs, *threads):
         worker.start()
     for worker in (*procs, *threads):
