@@ -4,7 +4,7 @@ DATA ?= ../shared/data
 .PHONY: install install-dev run test test-fast lint train evaluate memory bench
 
 install:
-	$(PYTHON) -m pip install -e '.[web]'
+	$(PYTHON) -m pip install -e '.[web,fast]'
 
 install-dev:
 	$(PYTHON) -m pip install -e '.[web,peers,dev,train]'

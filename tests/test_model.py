@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 import soxr
 
-from classrec import ClassRecError, Detector
-from classrec.model import default_weights_path, model_config
+from classrec import ClassRecError, Detector, model
+from classrec.model import default_weights_path, load_weights, model_config
+
+_ONNX = pytest.param(
+    "onnxruntime",
+    marks=pytest.mark.skipif(
+        importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed"
+    ),
+)
+BACKENDS = ["numpy", _ONNX]
 
 
 def _window_mask(
@@ -54,6 +64,17 @@ def test_streaming_equals_whole_signal(lecture):
     np.testing.assert_allclose(streamed, whole, atol=1e-6)
 
 
+def test_streaming_continues_from_an_assigned_state(lecture):
+    audio = lecture[0][: 512 * 40]
+    det = Detector()
+    state = det.initial_state(1)
+    first = det.probabilities(audio[: 512 * 25], state)
+    det.state = state
+    rest = [det(w) for w in audio[512 * 25 :].reshape(-1, 512)]
+    whole = Detector(backend="numpy").probabilities(audio)
+    np.testing.assert_allclose(np.concatenate([first, rest]), whole, atol=1e-6)
+
+
 def test_batched_streams_keep_their_own_state(lecture, noise):
     det = Detector()
     a, b = lecture[0][: 512 * 60], noise[: 512 * 60]
@@ -67,14 +88,46 @@ def test_batched_streams_keep_their_own_state(lecture, noise):
     np.testing.assert_allclose(out[:, 1], det.probabilities(b), atol=1e-5)
 
 
-def test_state_can_continue_across_calls(lecture):
-    det = Detector()
-    audio = lecture[0][: 512 * 80]
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_state_can_continue_across_calls(lecture, backend, monkeypatch):
+    monkeypatch.setattr(model, "CHUNK_WINDOWS", 16)  # blocks inside a call as well
+    det = Detector(backend=backend)
+    audio = lecture[0][: 512 * 80 + 100]
     state = det.initial_state(1)
+    cut = 512 * 30
     parts = np.concatenate(
-        [det.probabilities(audio[: 512 * 30], state), det.probabilities(audio[512 * 30 :], state)]
+        [det.probabilities(audio[:cut], state), det.probabilities(audio[cut:], state)]
     )
-    np.testing.assert_allclose(parts, det.probabilities(audio), atol=1e-6)
+    np.testing.assert_allclose(parts, Detector(backend="numpy").probabilities(audio), atol=1e-6)
+
+
+def test_onnxruntime_matches_numpy(lecture):
+    pytest.importorskip("onnxruntime")
+    numpy_probs = Detector(backend="numpy").probabilities(lecture[0])
+    onnx_probs = Detector(backend="onnxruntime").probabilities(lecture[0])
+    np.testing.assert_allclose(onnx_probs, numpy_probs, atol=1e-5)
+
+
+def test_shipped_onnx_is_exported_from_the_shipped_weights():
+    """Fails when the .npz changed without `python -m classrec.train.export_onnx`."""
+    pytest.importorskip("onnxruntime")
+    assert Detector().backend == "onnxruntime"
+
+
+def test_stale_onnx_is_never_used(tmp_path):
+    pytest.importorskip("onnx")
+    from classrec.train.export_onnx import export
+
+    weights = tmp_path / "w.npz"
+    arrays = load_weights()
+    np.savez(weights, **arrays)
+    export(weights)
+    assert Detector(weights=weights).backend == "onnxruntime"
+    arrays["head.bias"] = arrays["head.bias"] + 1
+    np.savez(weights, **arrays)
+    assert Detector(weights=weights).backend == "numpy"
+    with pytest.raises(ClassRecError, match="exported from other weights"):
+        Detector(weights=weights, backend="onnxruntime")
 
 
 def test_int16_is_scaled(lecture):
@@ -85,10 +138,10 @@ def test_int16_is_scaled(lecture):
     )
 
 
-def test_numpy_runtime_matches_torch(lecture):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_runtime_matches_torch(lecture, backend):
     torch = pytest.importorskip("torch")
     from classrec.features import frame, log_mel
-    from classrec.model import load_weights
     from classrec.train.nets import build
 
     weights = load_weights()
@@ -105,7 +158,7 @@ def test_numpy_runtime_matches_torch(lecture):
     with torch.no_grad():
         feats = torch.from_numpy(log_mel(frame(audio, 16000)))[None]
         expected = torch.sigmoid(model(feats))[0].numpy()
-    assert np.abs(Detector().probabilities(audio) - expected).max() < 1e-4
+    assert np.abs(Detector(backend=backend).probabilities(audio) - expected).max() < 1e-4
 
 
 @pytest.mark.parametrize(
@@ -119,6 +172,7 @@ def test_numpy_runtime_matches_torch(lecture):
         (lambda d: d.probabilities(np.array(["a"] * 512)), "dtype <U1"),
         (lambda d: d.probabilities(np.zeros(512, np.complex64)), "dtype complex64"),
         (lambda d: d.step(np.zeros((3, 512), np.float32), d.initial_state(2)), "shape (2, 512)"),
+        (lambda d: Detector(backend="torch"), "backend must be one of"),
     ],
 )
 def test_bad_input_is_one_clear_error(make, message):

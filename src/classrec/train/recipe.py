@@ -21,6 +21,7 @@ import torch
 from classrec.metrics import pr_auc
 from classrec.model import default_weights_path
 from classrec.train.corpus import load_corpus
+from classrec.train.export_onnx import export as export_onnx
 from classrec.train.mix import build_features
 from classrec.train.nets import build, export_numpy
 
@@ -167,9 +168,11 @@ def train(cfg: TrainConfig, data: dict[str, np.ndarray], out: Path) -> torch.nn.
 
 
 def ship(model: torch.nn.Module, cfg: TrainConfig, out: Path) -> Path:
-    """Write the numpy weights and the config (with its training log) into the package."""
+    """Write the numpy weights, their ONNX LSTM (the runtime's fast path, tied to these exact
+    weights) and the config (with its training log) into the package."""
     path = default_weights_path()
     np.savez(path, **export_numpy(model))
+    export_onnx(path)
     path.with_suffix(".json").write_text((out / "train.json").read_text())
     return path
 
