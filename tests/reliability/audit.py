@@ -60,8 +60,12 @@ def main() -> int:
     found = vulnerable(report)
     for line in found:
         print(f"audit: VULNERABLE {line}", file=sys.stderr)
-    audited = sum(1 for dep in report.get("dependencies", []) if "skip_reason" not in dep)
-    print(f"audit: {audited} packages audited, {len(found)} with known vulnerabilities")
+    deps = report.get("dependencies", [])
+    audited = sum(1 for dep in deps if "skip_reason" not in dep)
+    print(f"audit: {audited} of {len(deps)} packages audited, {len(found)} vulnerable")
+    if deps and not audited:  # a registry mirror without PyPI's JSON API answers "not found"
+        print("audit: WARNING: the vulnerability service knew none of the packages (a mirror "
+              "without PyPI's JSON API?); dependencies NOT audited", file=sys.stderr)  # fmt: skip
     return 1 if found else 0
 
 
