@@ -85,7 +85,7 @@ def test_independent_streams_share_one_detector(lecture_16k: np.ndarray) -> None
     np.testing.assert_allclose(np.concatenate(got_b), det.probabilities(noise), atol=1e-5)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     probs=st.lists(st.floats(0, 1), max_size=300),
     threshold=st.floats(0.1, 0.9),
