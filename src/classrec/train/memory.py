@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/memory"))
     parser.add_argument("--docs", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
-    base = TrainConfig(data=args.data, epochs=args.epochs, minutes=15.0)
+    base = TrainConfig(data=args.data, epochs=args.epochs, minutes=15.0, train_clips=6000)
     data = prepare_data(base)
     dets, params, train_min = [], {}, {}
     for arch, label in ARCHS.items():
