@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_segments import FOUND_S, assert_matches_regions
 
 from classrec.audio import load_audio
 from classrec.errors import ClassRecError
@@ -131,6 +132,10 @@ def test_live_events_find_the_lecture_speech(lecture_16k: np.ndarray) -> None:
     regions = json.loads((FIXTURES / "lecture.json").read_text())["speech"]
     _, events = run_stream(Stream(), lecture_16k, [480] * 10**6)  # 30 ms chunks
     found = [Segment(a, b) for a, b in pairs(events)]
-    from test_segments import assert_matches_regions
-
-    assert_matches_regions(found, regions)
+    assert_matches_regions(found, regions, FOUND_S)
+    offline = speech_segments(
+        Detector().probabilities(lecture_16k), duration_s=len(lecture_16k) / 16000
+    )
+    assert [(round(s.start, 6), round(s.end, 6)) for s in found] == [
+        (round(s.start, 6), round(s.end, 6)) for s in offline
+    ]
