@@ -80,14 +80,22 @@ def ffmpeg_rows(rec: Path, out: Path, speech: np.ndarray, total: float) -> list[
     return rows
 
 
-def classrec_row(rec: Path, out: Path, speech: np.ndarray) -> str:
-    dest = out / "classrec.flac"
-    t = time.time()
-    subprocess.run(["classrec", "speech-only", rec, dest, "--force"], check=True, capture_output=True)
-    took = time.time() - t
-    cuts = json.loads(dest.with_suffix(".cuts.json").read_text())
-    kept = [(r["start"], r["end"]) for r in cuts["ranges"]]
-    return row("`classrec speech-only` (defaults)", speech, kept, took, cuts["kept_s"])
+CLASSREC_SETTINGS = [[], ["--keep-pause-ms", "0", "--pause-ms", "0", "--pad-ms", "30"]]
+
+
+def classrec_rows(rec: Path, out: Path, speech: np.ndarray) -> list[str]:
+    rows = []
+    for i, options in enumerate(CLASSREC_SETTINGS):
+        dest = out / f"classrec{i}.flac"
+        t = time.time()
+        command = ["classrec", "speech-only", rec, dest, "--force", *options]
+        subprocess.run(command, check=True, capture_output=True)
+        took = time.time() - t
+        cuts = json.loads(dest.with_suffix(".cuts.json").read_text())
+        kept = [(r["start"], r["end"]) for r in cuts["ranges"]]
+        name = f"`classrec speech-only {' '.join(options) or '(defaults)'}`"
+        rows.append(row(name, speech, kept, took, cuts["kept_s"]))
+    return rows
 
 
 def main() -> None:
@@ -100,7 +108,7 @@ def main() -> None:
           f"non-speech {(~speech).sum() / RATE:.1f} s\n")  # fmt: skip
     print("| method | output, s | labelled speech cut, s (%) | non-speech kept, s | wall, s |")
     print("| --- | --- | --- | --- | --- |")
-    print("\n".join([*ffmpeg_rows(rec, out, speech, total), classrec_row(rec, out, speech)]))
+    print("\n".join([*ffmpeg_rows(rec, out, speech, total), *classrec_rows(rec, out, speech)]))
 
 
 if __name__ == "__main__":
