@@ -39,10 +39,12 @@ def ffmpeg(*args: str | Path) -> None:
 @pytest.fixture(scope="session")
 def encoded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The lecture fixture encoded into each format (video ones with a test picture)."""
-    folder = tmp_path_factory.mktemp("encoded")
+    folder = tmp_path_factory.getbasetemp() / "encoded"  # shared with test_cli's alias
+    folder.mkdir(exist_ok=True)
     out = {}
     for name, (filename, args) in ENCODINGS.items():
-        ffmpeg("-i", LECTURE, *args, folder / filename)
+        if not (folder / filename).is_file():
+            ffmpeg("-i", LECTURE, *args, folder / filename)
         out[name] = folder / filename
     return out
 
@@ -50,7 +52,10 @@ def encoded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One file for each way an input can be unusable."""
-    d = tmp_path_factory.mktemp("bad")
+    d = tmp_path_factory.getbasetemp() / "bad"  # shared with test_cli's alias
+    if d.is_dir():
+        return {name: d / name for name in BAD}
+    d.mkdir()
     ffmpeg("-i", LECTURE, "-c:a", "pcm_s16le", d / "good.wav")
     wav = (d / "good.wav").read_bytes()
     flac, files = LECTURE.read_bytes(), {}
