@@ -19,6 +19,7 @@ def main() -> None:
         log_config=None,
         access_log=False,
         ws_max_size=settings.max_frame_bytes + 1024,
+        ws_per_message_deflate=False,  # PCM barely compresses: deflate only cost CPU both ends
         server_header=False,
     )
 
