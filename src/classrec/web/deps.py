@@ -25,7 +25,9 @@ def get_db(request: Request) -> Iterator[Session]:
         yield session
 
 
-DbDep = Annotated[Session, Depends(get_db)]
+# "function": commit before the response is sent. FastAPI's default ("request") commits after,
+# so a client's next request could miss what this one wrote (a 401 right after signup).
+DbDep = Annotated[Session, Depends(get_db, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
