@@ -97,13 +97,16 @@ def windows_of(samples: np.ndarray) -> np.ndarray:
 
 
 def timed(fn: Callable[[], Any]) -> float:
-    """Wall time of one call, seconds (garbage collector off so it is charged to no one)."""
+    """CPU time of this process for one call, seconds (garbage collector off so it is charged to
+    no one). CPU time, not wall time: every contender computes on one thread, so its CPU time is
+    its cost, while wall time on a shared machine also counts whatever other processes ran on the
+    core meanwhile (with a training at nice -10 that was most of it)."""
     gc.collect()
     gc.disable()
     try:
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        return time.perf_counter() - start
+        return time.process_time() - start
     finally:
         gc.enable()
 

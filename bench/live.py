@@ -158,6 +158,7 @@ async def one_stream(
     result = StreamResult()
     await asyncio.sleep(delay)
     uri = f"ws://127.0.0.1:{port}/api/lectures/{lecture}/live"
+    stage = "connecting"  # named in the error, so a failure says where it happened
     try:
         async with websockets.connect(
             uri,
@@ -166,13 +167,14 @@ async def one_stream(
             open_timeout=60,
             ping_interval=None,
         ) as ws:
+            stage = "waiting for ready"
             ready = json.loads(await ws.recv())
             if ready["type"] != "ready":
                 raise RuntimeError(ready)
             sent_ends: list[int] = []
             sent_at: list[float] = []
             receiver = asyncio.create_task(_receive(ws, sent_ends, sent_at, result))
-            start, pos = time.perf_counter(), 0
+            start, pos, stage = time.perf_counter(), 0, "sending"
             while pos < len(pcm):
                 n = int(rng.integers(20, 101)) * SAMPLE_RATE // 1000
                 chunk = pcm[pos : pos + n]
@@ -184,11 +186,12 @@ async def one_stream(
                 sent_at.append(time.perf_counter())
                 pos += len(chunk)
             await ws.send(json.dumps({"type": "stop"}))
+            stage = "waiting for stopped"
             await asyncio.wait_for(receiver, timeout=60)
             result.bytes_sent = 2 * len(pcm)
             result.windows_expected = -(-len(pcm) // WINDOW)
     except Exception as exc:  # noqa: BLE001 - counted as a failed stream, reported in the table
-        result.error = f"{exc.__class__.__name__}: {exc}"[:200]
+        result.error = f"{exc.__class__.__name__} while {stage}: {exc}"[:200]
         result.bytes_sent = 2 * len(pcm)
         result.windows_expected = -(-len(pcm) // WINDOW)
     return result
@@ -229,6 +232,8 @@ def measure(n: int, pcm: np.ndarray, seconds: float) -> dict:
         lectures = []
         for i in range(n):
             status, text = _request(port, "POST", "/api/lectures", {"title": f"s{i}"}, cookie)
+            if status != 201:
+                raise RuntimeError(f"creating lecture {i} failed: {status} {text[:200]}")
             lectures.append(json.loads(text)["id"])
         rss_idle = proc_rss_mb(pid)[0]
         cpu0, wall0 = proc_cpu_s(pid), time.perf_counter()
