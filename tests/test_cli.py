@@ -39,20 +39,7 @@ def test_detect_every_input_format(capsys, encoded: dict[str, Path], name: str) 
     assert found, "no speech found"
 
 
-VORBIS_OPUS = pytest.mark.xfail(
-    strict=True,
-    reason="the shipped model takes Vorbis/Opus-coded room tone for speech (probability 0.5-0.9 "
-    "after the last word), so the last segment runs on to the end of the file",
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        n if n not in ("ogg", "mkv", "webm") else pytest.param(n, marks=VORBIS_OPUS)
-        for n in sorted(ENCODINGS)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(ENCODINGS))
 def test_codecs_do_not_change_what_is_found(encoded: dict[str, Path], name: str) -> None:
     assert_matches_regions(detect_file(encoded[name])[0], REGIONS, FOUND_S)
 

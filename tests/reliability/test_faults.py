@@ -20,6 +20,7 @@ import httpx
 import numpy as np
 import pytest
 from conftest import LECTURE, ServerProcess, report, signup
+from sqlite_writers import ROWS, hold_write_lock, write_rows
 from web.test_durability import open_socket
 from websockets.exceptions import ConnectionClosed
 
@@ -154,17 +155,7 @@ def record_until_full(server, http, pcm: bytes) -> tuple[dict, int, int]:  # noq
 
 
 # -- database busy -------------------------------------------------------------------------------
-WRITERS, ROWS = 3, 30
-
-
-def write_rows(url: str, lecture_id: str, writer: int) -> None:
-    """One process adding bookmarks, one transaction each (the shape of many page requests)."""
-    db = Database(url)
-    for i in range(ROWS):
-        with db.session() as session:
-            lecture = session.get(crud.Lecture, lecture_id)
-            crud.add_bookmark(session, lecture, float(i), f"w{writer}-{i}")
-    db.engine.dispose()
+WRITERS = 3
 
 
 def test_concurrent_writers_lose_no_rows(tmp_path: Path) -> None:
@@ -194,14 +185,6 @@ def test_concurrent_writers_lose_no_rows(tmp_path: Path) -> None:
     assert len(notes) == len(set(notes)) == expected and mode == "wal"
     report("sqlite concurrent writers", processes=WRITERS, threads=2, rows=expected,
            lost_rows=expected - len(notes), lock_held_s=2.0)  # fmt: skip
-
-
-def hold_write_lock(path: Path, seconds: float) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("BEGIN IMMEDIATE")
-    time.sleep(seconds)
-    conn.execute("COMMIT")
-    conn.close()
 
 
 def test_pcm_helper_is_exact() -> None:
