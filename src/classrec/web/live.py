@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from fastapi import APIRouter, WebSocket
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from classrec.model import Detector, State
@@ -524,5 +524,5 @@ async def _close(ws: WebSocket, sender: asyncio.Task, code: int, reason: str) ->
     if code:
         try:
             await ws.close(code, reason)
-        except RuntimeError:  # already closed by the peer
-            pass
+        except (RuntimeError, WebSocketDisconnect):  # already closed by the peer (a client
+            pass  # that closes right after `stopped`): not an error worth a traceback
