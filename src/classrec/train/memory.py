@@ -20,8 +20,7 @@ from classrec import metrics
 from classrec.evaluate import build_sets, score
 from classrec.features import frame, log_mel
 from classrec.train import synth
-from classrec.train.nets import build
-from classrec.train.recipe import TrainConfig, prepare_data, train
+from classrec.train.recipe import TrainConfig, prepare_data, train, untrained
 
 ARCHS = {"cnn": "memoryless CNN", "rnn": "plain RNN", "gru": "GRU", "lstm": "LSTM"}
 RATE = 16000
@@ -170,8 +169,7 @@ def trained(arch: str, base: TrainConfig, data: dict, runs: Path) -> torch.nn.Mo
     """Train `arch` on the shared dataset, or load it if runs/memory/<arch> already has it."""
     out = runs / arch
     if (out / "model.pt").is_file():
-        flat = data["x"][::10].astype(np.float32).reshape(-1, data["x"].shape[-1])
-        model = build(arch, flat.mean(0), flat.std(0) + 1e-3, base.hidden)
+        model = untrained(arch, data, base.hidden)
         model.load_state_dict(torch.load(out / "model.pt"))
         return model
     return train(replace(base, arch=arch), data, out)
