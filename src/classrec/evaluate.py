@@ -38,6 +38,28 @@ class EvalSet:
     labels: list[np.ndarray]
 
 
+DEV_FOLDER = "speech/labelled-real"
+
+
+def dev_signals(data: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """split=dev: real recordings labelled by people or forced alignment (never trained on),
+    16 kHz, with the fraction of each 32 ms window inside a labelled speech region."""
+    from classrec.audio import load_audio
+
+    signals, labels = [], []
+    for path in sorted((Path(data) / DEV_FOLDER).glob("*.flac")):
+        audio = load_audio(path, 16000)
+        n = -(-len(audio) // 512)
+        mask = np.zeros(n * 512, np.float32)
+        for start, end in json.loads(path.with_suffix(".json").read_text())["speech"]:
+            mask[int(start * 16000) : int(end * 16000)] = 1.0
+        signals.append(audio)
+        labels.append(mask.reshape(n, 512).mean(axis=1))
+    if not signals:
+        raise ClassRecError(f"{data}: no labelled recordings in {DEV_FOLDER}")
+    return signals, labels
+
+
 def build_sets(data: Path) -> list[EvalSet]:
     """The three held-out sets described in the module docstring (16 kHz)."""
     from classrec.train import synth
@@ -53,7 +75,7 @@ def build_sets(data: Path) -> list[EvalSet]:
     noisy, noise_only = EvalSet("heldout-noisy", [], []), EvalSet("noise-only", [], [])
     rng = np.random.default_rng(SEED)
     while len(noisy.signals) < NOISY_CLIPS:
-        audio, labels, rate = make_clip(rng, corpus, NOISY_WINDOWS)
+        audio, labels, rate, _ = make_clip(rng, corpus, NOISY_WINDOWS)
         if rate == 16000 and labels.any():
             noisy.signals.append(audio)
             noisy.labels.append(labels)

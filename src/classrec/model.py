@@ -172,6 +172,9 @@ class Detector:
         w = load_weights(self._weights_path)
         self.hidden_size = w["lstm.weight_hh_l0"].shape[1]
         self._front, self._lstm, self._head_wb = _fold(w, self.hidden_size)
+        self._classes_wb = (
+            (w["classes.weight"].T.copy(), w["classes.bias"]) if "classes.weight" in w else None
+        )
         self._local = threading.local()  # per-thread LSTM buffers: the web app steps in threads
         self._one: _OneStream | None = None
         self._session: object | None = None
@@ -291,18 +294,42 @@ class Detector:
         loop (`backend`). Starts from a fresh state unless one is given (it is then advanced in
         place, so consecutive calls continue a signal exactly).
         """
+        out = np.empty(-(-len(as_samples(samples)) // self.window_size), dtype=np.float32)
+        done = 0
+        for hs in self._hidden_blocks(samples, state):
+            out[done : done + len(hs)] = self._head(hs)
+            done += len(hs)
+        return out
+
+    CLASSES = ("speech", "music", "noise")
+    """Columns of `classes`: speech, music audible, other noise audible (bangs, ambience, …)."""
+
+    def classes(self, samples: np.ndarray, state: State | None = None) -> np.ndarray:
+        """(n_windows, 3) probabilities of speech, music and other noise per window.
+
+        The three are independent sigmoids on the same LSTM state (speech over music is both
+        speech and music). Needs weights trained with the class head (the shipped ones are)."""
+        if self._classes_wb is None:
+            raise ClassRecError(
+                "these weights have no music/noise head: retrain or use the shipped ones"
+            )
+        weight, bias = self._classes_wb
+        parts = []
+        for hs in self._hidden_blocks(samples, state):
+            z = hs @ weight + bias
+            parts.append(np.column_stack([self._head(hs), 1.0 / (1.0 + np.exp(-z))]))
+        out = np.concatenate(parts) if parts else np.empty((0, 3))
+        return out.astype(np.float32)
+
+    def _hidden_blocks(self, samples: np.ndarray, state: State | None) -> Iterator[np.ndarray]:
+        """LSTM outputs (T, H) of a 1-D signal, block by block; `state` advanced in place."""
         samples = as_samples(samples)
         if samples.ndim != 1:
             raise ClassRecError(f"samples must be 1-D (mono), got shape {samples.shape}")
         state = state if state is not None else self.initial_state(1)
-        out = np.empty(-(-len(samples) // self.window_size), dtype=np.float32)
-        done = 0
         for block in self._blocks(samples):
             x = self._mlp(block)
-            hs = self._run_onnx(x, state) if self._use_onnx(len(x)) else self._run(x, state)
-            out[done : done + len(x)] = self._head(hs)
-            done += len(x)
-        return out
+            yield self._run_onnx(x, state) if self._use_onnx(len(x)) else self._run(x, state)
 
     def _blocks(self, samples: np.ndarray) -> Iterator[np.ndarray]:
         """Whole windows in blocks of CHUNK_WINDOWS as views (no copy of the signal), then the

@@ -5,13 +5,31 @@ from __future__ import annotations
 import numpy as np
 
 from classrec.train import synth
-from classrec.train.corpus import WINDOW, Corpus, EnergyLabeller, Utterance, _fill_short_runs
+from classrec.train.corpus import (
+    WINDOW,
+    Corpus,
+    EnergyLabeller,
+    Utterance,
+    _fill_short_runs,
+    clean_speech_labels,
+)
 from classrec.train.mix import make_clip
 
 
 def _regions_to_windows(regions, n):
     centres = (np.arange(n) + 0.5) * WINDOW / 16000
     return np.any([(centres >= s) & (centres < e) for s, e in regions], axis=0)
+
+
+def test_clean_labels_are_frame_tight_with_soft_hangover():
+    class Vad:  # says speech for windows 2-9 of a signal whose energy is at 3-7 (smoothing)
+        def probabilities(self, audio):
+            return (np.arange(len(audio) // WINDOW) >= 2) & (np.arange(len(audio) // WINDOW) < 10)
+
+    audio = np.full(14 * WINDOW, 1e-4, np.float32)
+    audio[3 * WINDOW : 7 * WINDOW] = np.sin(np.arange(4 * WINDOW) * 0.3)
+    labels = clean_speech_labels(audio, Vad())
+    assert labels.tolist() == [0, 0, 1, 1, 1, 1, 1, 1, 1, 0.5, 0, 0, 0, 0]
 
 
 def test_short_pauses_are_bridged_and_islands_dropped():
@@ -39,14 +57,18 @@ def _tiny_corpus(lecture, noise) -> Corpus:
 
 def test_clips_are_finite_labelled_and_sometimes_8k(lecture, noise):
     corpus = _tiny_corpus(lecture, noise)
-    rates = set()
+    rates, noisy = set(), 0
     for i in range(40):
-        audio, labels, rate = make_clip(np.random.default_rng(i), corpus, 250)
+        audio, labels, rate, classes = make_clip(np.random.default_rng(i), corpus, 250)
         rates.add(rate)
         assert np.isfinite(audio).all() and np.abs(audio).max() <= 1.0
         assert len(labels) == 250 and len(audio) == 250 * WINDOW * rate // 16000
         assert set(np.unique(labels)) <= {0.0, 1.0}
+        assert classes.shape == (250, 2) and set(np.unique(classes)) <= {0.0, 1.0}
+        assert not classes[:, 0].any()  # the tiny corpus has no music
+        noisy += classes[:, 1].any()
     assert rates == {8000, 16000}
+    assert 10 < noisy < 40  # noise or events in most clips, not all
 
 
 def test_clips_are_reproducible(lecture, noise):

@@ -22,9 +22,6 @@ from classrec.errors import ClassRecError
 
 RATE = 16000
 WINDOW = 512  # labels are per 32 ms model window at 16 kHz
-MIN_PAUSE_WINDOWS = (
-    6  # pauses under ~200 ms inside speech stay speech (manual-labelling convention)
-)
 MIN_SPEECH_WINDOWS = 2
 
 
@@ -83,16 +80,24 @@ def _fill_short_runs(mask: np.ndarray, value: bool, max_len: int) -> np.ndarray:
 
 
 def clean_speech_labels(audio: np.ndarray, labeller) -> np.ndarray:
-    """Speech target per 32 ms window of a clean (unmixed) utterance.
+    """Frame-tight speech target per 32 ms window of a clean (unmixed) utterance.
 
-    `labeller` is a strong existing VAD (Silero v6) run on the clean source: probability >= 0.5 is
-    speech. Pauses under 200 ms are then bridged (they are speech in manual labelling) and isolated
-    speech windows shorter than 64 ms are dropped.
+    `labeller` is a strong existing VAD (Silero v6) run on the clean source: probability >= 0.5
+    is speech. Pauses are *not* bridged: a causal detector cannot know how long a pause will last,
+    so it must learn to drop at once and leave the merging of short pauses to the segmenter. The
+    VAD's own hang-over after each word is trimmed by the clean signal's energy: a window the VAD
+    calls speech but whose energy (and both neighbours') is at the noise floor gets a soft 0.5.
+    Isolated single speech windows are dropped. Checked against the human labels of
+    `speech/labelled-real/` (docs/model-card.md): frame F1 0.966 → 0.965 with false alarms
+    0.120 → 0.105 for the hard part of this rule.
     """
-    mask = labeller.probabilities(audio) >= 0.5
-    mask = _fill_short_runs(mask, False, MIN_PAUSE_WINDOWS)
-    mask = _fill_short_runs(mask, True, MIN_SPEECH_WINDOWS - 1)
-    return mask.astype(np.float32)
+    vad = labeller.probabilities(audio)[: -(-len(audio) // WINDOW)] >= 0.5
+    vad = _fill_short_runs(vad, True, MIN_SPEECH_WINDOWS - 1)
+    energy = EnergyLabeller().probabilities(audio)[: len(vad)]
+    near = energy.copy()
+    near[1:] |= energy[:-1]
+    near[:-1] |= energy[1:]
+    return (0.5 * vad + 0.5 * (vad & near)).astype(np.float32)
 
 
 class EnergyLabeller:
@@ -110,7 +115,7 @@ class EnergyLabeller:
         padded = np.zeros(n * hop)
         padded[: len(audio)] = audio
         db = 10 * np.log10((padded.reshape(n, hop) ** 2).mean(axis=1) + 1e-12)
-        db = np.convolve(db, np.ones(4) / 4, mode="same")
+        db = np.convolve(np.pad(db, (2, 1), mode="edge"), np.ones(4) / 4, mode="valid")
         peak, floor = np.percentile(db, 99), np.percentile(db, 5)
         active = db > floor + max(6.0, 0.2 * (peak - floor))
         return active.reshape(-1, 4).mean(axis=1) >= 1 / 3

@@ -63,29 +63,34 @@ def _speech_track(rng, corpus: Corpus, n_windows: int) -> tuple[np.ndarray, np.n
     return audio, labels
 
 
-def _background(rng, corpus: Corpus, n: int) -> np.ndarray:
-    """Real noise, music or synthetic noise (sometimes two), with a slow level drift."""
+def _background(rng, corpus: Corpus, n: int) -> tuple[np.ndarray, bool]:
+    """Real noise, music or synthetic noise (sometimes two), with a slow level drift; and
+    whether music is in it."""
 
-    def one() -> np.ndarray:
+    def one() -> tuple[np.ndarray, bool]:
         r = rng.random()
-        if r < 0.5 and corpus.noise:
-            return _crop(rng, corpus.noise[int(rng.integers(len(corpus.noise)))], n)
-        if r < 0.7 and corpus.music:
-            return _crop(rng, corpus.music[int(rng.integers(len(corpus.music)))], n)
-        return synth.background(rng, n)
+        if r < 0.45 and corpus.noise:
+            return _crop(rng, corpus.noise[int(rng.integers(len(corpus.noise)))], n), False
+        if r < 0.75 and corpus.music:
+            return _crop(rng, corpus.music[int(rng.integers(len(corpus.music)))], n), True
+        return synth.background(rng, n), False
 
-    x = one()
+    x, music = one()
     x = x / _rms(x)
     if rng.random() < 0.3:
-        y = one()
+        y, music2 = one()
         x = x + y / _rms(y) * _db(rng.uniform(-15, 0))
+        music = music or music2
     if rng.random() < 0.3:
         x = x * np.interp(np.arange(n), [0, n], _db(rng.uniform(-12, 0, size=2)))
-    return x.astype(np.float32)
+    return x.astype(np.float32), music
 
 
-def _add_events(rng, corpus: Corpus, audio: np.ndarray, level: float, count: int) -> None:
-    """Impulsive sounds (bangs, knocks, ticks, scrapes, real effects) at `level` rms ± 15 dB."""
+def _add_events(
+    rng, corpus: Corpus, audio: np.ndarray, level: float, count: int, noise: np.ndarray
+) -> None:
+    """Impulsive sounds (bangs, knocks, ticks, scrapes, real effects) at `level` rms ± 15 dB;
+    the windows they cover are marked in `noise`."""
     for _ in range(count):
         if corpus.events and rng.random() < 0.5:
             ev = corpus.events[int(rng.integers(len(corpus.events)))]
@@ -94,12 +99,20 @@ def _add_events(rng, corpus: Corpus, audio: np.ndarray, level: float, count: int
         ev = ev[: len(audio)]
         start = int(rng.integers(0, len(audio) - len(ev) + 1))
         audio[start : start + len(ev)] += ev / _rms(ev) * level * _db(rng.uniform(-10, 15))
+        noise[start // WINDOW : -(-(start + len(ev)) // WINDOW)] = 1.0
+
+
+def snr_db(rng: np.random.Generator) -> float:
+    """Speech-to-background ratio: half the clips at −5…10 dB (a noisy lecture hall), half at
+    10…30 dB: the low SNRs are where detectors fail, so they get the weight."""
+    return float(rng.uniform(-5, 10) if rng.random() < 0.5 else rng.uniform(10, 30))
 
 
 def make_clip(
     rng: np.random.Generator, corpus: Corpus, n_windows: int
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """One mixed clip: (samples, target per window, sample rate)."""
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """One mixed clip: (samples, speech target per window, sample rate, classes) where classes
+    is (n_windows, 2): music audible, other noise audible (the mixer knows both)."""
     n = n_windows * WINDOW
     kind = rng.random()
     if kind < 0.08 and corpus.meetings:
@@ -108,17 +121,21 @@ def make_clip(
         speech = utt.audio[first * WINDOW :][:n].copy()
         labels = utt.labels[first : first + n_windows].copy()
         speech = np.pad(speech, (0, n - len(speech)))
-    elif kind < 0.78:
+    elif kind < 0.75:
         speech, labels = _speech_track(rng, corpus, n_windows)
     else:
         speech, labels = np.zeros(n, np.float32), np.zeros(n_windows, np.float32)
+    classes = np.zeros((n_windows, 2), np.float32)
     has_speech = bool((labels > 0.5).any())
     ref = _rms(speech[np.repeat(labels > 0.5, WINDOW)]) if has_speech else 1.0
     if rng.random() < 0.9:
-        snr = rng.uniform(-5, 30) if has_speech else 0.0
-        speech = speech + _background(rng, corpus, n) * ref * _db(-snr)
+        snr = snr_db(rng) if has_speech else 0.0
+        background, music = _background(rng, corpus, n)
+        speech = speech + background * ref * _db(-snr)
+        if snr < 25:
+            classes[:, 0 if music else 1] = 1.0
     if rng.random() < (0.4 if has_speech else 0.6):
-        _add_events(rng, corpus, speech, ref, int(rng.integers(1, 6)))
+        _add_events(rng, corpus, speech, ref, int(rng.integers(1, 6)), classes[:, 1])
     speech = speech + synth.coloured_noise(rng, n) * ref * _db(rng.uniform(-70, -40))
     speech *= _db(rng.uniform(-50, -15)) / _rms(speech)
     peak = np.abs(speech).max()
@@ -126,8 +143,8 @@ def make_clip(
         speech = speech / peak * (0.99 if rng.random() < 0.8 else 1.3)
         speech = np.clip(speech, -1.0, 1.0)
     if rng.random() < 0.2:
-        return soxr.resample(speech, RATE, 8000).astype(np.float32), labels, 8000
-    return speech.astype(np.float32), labels, RATE
+        return soxr.resample(speech, RATE, 8000).astype(np.float32), labels, 8000, classes
+    return speech.astype(np.float32), labels, RATE, classes
 
 
 # -- building a dataset of features ------------------------------------------------------------
@@ -135,23 +152,31 @@ _CORPUS: Corpus | None = None
 
 
 def _clip_features(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Features (n_windows, N_MELS) float16 and targets (n_windows, 3): speech, music, noise."""
     seed, index, n_windows = args
     rng = np.random.default_rng([seed, index])
-    audio, labels, rate = make_clip(rng, _CORPUS, n_windows)
+    audio, labels, rate, classes = make_clip(rng, _CORPUS, n_windows)
     feats = log_mel(frame(audio, rate))[:n_windows]
     if not np.isfinite(feats).all():
         raise ValueError(f"clip {index} of seed {seed} is not finite")
-    return feats.astype(np.float16), labels
+    return feats.astype(np.float16), np.column_stack([labels, classes])
 
 
-def build_features(corpus: Corpus, n_clips: int, n_windows: int, seed: int, workers: int = 2):
-    """Features (n_clips, n_windows, N_MELS) float16 and targets (n_clips, n_windows), in parallel.
+def build_features(
+    corpus: Corpus, n_clips: int, n_windows: int, seed: int, workers: int = 2, first: int = 0
+):
+    """Features (n_clips, n_windows, N_MELS) float16 and targets (n_clips, n_windows, 3), in
+    parallel (workers > 1) or in this process.
 
-    Deterministic: clip i is made from the generator seeded with (seed, i), whatever the workers.
+    Deterministic: clip i is made from the generator seeded with (seed, first + i), whatever
+    the workers.
     """
     global _CORPUS
     _CORPUS = corpus
-    jobs = [(seed, i, n_windows) for i in range(n_clips)]
-    with get_context("fork").Pool(workers) as pool:
-        out = pool.map(_clip_features, jobs, chunksize=16)
+    jobs = [(seed, first + i, n_windows) for i in range(n_clips)]
+    if workers > 1:
+        with get_context("fork").Pool(workers) as pool:
+            out = pool.map(_clip_features, jobs, chunksize=16)
+    else:
+        out = [_clip_features(job) for job in jobs]
     return np.stack([f for f, _ in out]), np.stack([y for _, y in out])

@@ -41,11 +41,14 @@ class RecurrentVAD(nn.Module):
         rnn = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell]
         self.lstm = rnn(hidden, hidden, batch_first=True)  # named lstm for the exported keys
         self.head = nn.Linear(hidden, 1)
+        self.classes = nn.Linear(hidden, 2)  # music, other noise: beside speech, same state
 
-    def forward(self, feats: torch.Tensor, state=None) -> torch.Tensor:
+    def forward(self, feats: torch.Tensor, state=None, classes: bool = False):
+        """Speech logits (batch, time); with `classes`, also music/noise logits (b, t, 2)."""
         x = self.front(self.norm(feats))
         y, _ = self.lstm(x, state)
-        return self.head(y).squeeze(-1)
+        speech = self.head(y).squeeze(-1)
+        return (speech, self.classes(y)) if classes else speech
 
 
 class MemorylessCNN(nn.Module):

@@ -1,0 +1,148 @@
+"""Hours of real music and ambience from Debian's game-data packages, fetched at training time.
+
+The corpus holds ~15 min of real noise and ~6 min of music: too little for a detector that must
+stay silent in a noisy lecture hall. Debian ships hours of freely licensed music and sound effects
+in its game-data packages. `fetch` downloads them with `apt-get download` and unpacks them with
+`dpkg -x` (nothing is installed), drops every file whose path names a voice (see `VOICE`), decodes
+the rest to 16 kHz, and drops any file a strong VAD still finds speech in. Nothing of it is copied
+into the repository; the model card lists the packages and their licences.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from classrec.audio import load_audio
+from classrec.errors import ClassRecError
+
+RATE = 16000
+
+
+@dataclass(frozen=True)
+class Package:
+    """A Debian package, what it holds and how much of it to use (minutes, None = all)."""
+
+    name: str
+    kind: str  # "music" or "noise" (sound effects and ambience)
+    licence: str
+    minutes: float | None = None
+
+
+PACKAGES = (
+    Package("warzone2100-music", "music", "GPL-2+", 45),
+    Package("ufoai-music", "music", "GPL-2+, CC-BY-3.0, CC-BY-SA-3.0, public domain", 45),
+    Package("planetblupi-music-ogg", "music", "GPL-3+", 40),
+    Package("wesnoth-1.16-music", "music", "GPL-2+", 40),
+    Package("singularity-music", "music", "CC-BY-SA", 25),
+    Package("colobot-common-sounds", "music", "GPL-3+", 25),
+    Package("asterisk-moh-opsound-wav", "music", "CC-BY-SA-3.0", 15),
+    Package("widelands-data", "noise", "GPL-2+, CC-BY-SA-3.0"),
+    Package("ufoai-sound", "noise", "GPL-2+, CC-BY(-SA)-3.0, public domain"),
+    Package("megaglest-data", "noise", "CC-BY-SA-3.0"),
+    Package("lincity-ng-data", "noise", "GPL-2+"),
+    Package("bucklespring-data", "noise", "GPL-2+"),
+    Package("hydrogen-drumkits", "noise", "GPL-2/2+, CC-BY-SA-3.0"),
+    Package("extremetuxracer-data", "noise", "GPL-2+, CC0"),
+    Package("endless-sky-data", "noise", "public domain, CC-BY-SA-3.0"),
+    Package("teeworlds-data", "noise", "Zlib"),
+)
+
+AUDIO = re.compile(r"\.(ogg|oga|opus|wav|flac|mp3)$", re.IGNORECASE)
+VOICE = re.compile(
+    r"speech/|voice|/vo/|announcer|taunt|talk|speak|narrat|dialog|_select|_ack|_die|scream|grunt"
+    r"|yell|shout|laugh|hurt|_death|_desc|/civilians/|/soldiers/|megaglest/techs/[^/]+/.*sounds/"
+    r"|tavern|croud|crowd",
+    re.IGNORECASE,
+)
+"""Paths that name a voice (and megaglest's unit sounds, which are voice acknowledgements)."""
+MAX_SPEECH_SHARE = 0.03  # a file with more windows called speech by Silero is dropped
+
+
+def unpack(package: Package, cache: Path) -> Path:
+    """`apt-get download` + `dpkg -x` into cache/<name> (once); pk3 archives are unzipped."""
+    root = cache / package.name
+    if (root / ".done").is_file():
+        return root
+    root.mkdir(parents=True, exist_ok=True)
+    if not any(cache.glob(f"{package.name}_*.deb")):
+        try:
+            subprocess.run(
+                ["apt-get", "download", package.name], cwd=cache, check=True, timeout=1800
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ClassRecError(f"apt-get download {package.name} failed: {exc}") from None
+    deb = next(cache.glob(f"{package.name}_*.deb"))
+    subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True, timeout=1800)
+    for pk3 in root.rglob("*.pk3"):
+        with zipfile.ZipFile(pk3) as z:
+            z.extractall(pk3.with_suffix(""))
+    deb.unlink()
+    (root / ".done").touch()
+    return root
+
+
+def audio_files(package: Package, root: Path) -> list[Path]:
+    """The package's audio files that do not name a voice, in a stable order."""
+    files = sorted(p for p in root.rglob("*") if AUDIO.search(p.name) and p.is_file())
+    return [p for p in files if not VOICE.search(f"{package.name}/{p.relative_to(root)}")]
+
+
+def kind_of(package: Package, path: Path) -> str:
+    """ "music" for a music package or a file under a music folder, else "noise"."""
+    return "music" if package.kind == "music" or "music" in str(path).lower() else "noise"
+
+
+def decode(package: Package, cache: Path, labeller, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """The package's usable audio as (kind, 16 kHz int16 samples), cached as one .npz.
+
+    Files are taken in a seeded random order until `package.minutes` is reached; files that fail
+    to decode or that `labeller` finds speech in are skipped and counted.
+    """
+    out_path = cache / f"{package.name}.npz"
+    if out_path.is_file():
+        with np.load(out_path) as d:
+            keys = sorted(d.files, key=lambda k: int(k.split("-")[1]))
+            return [(k.split("-")[0], d[k]) for k in keys]
+    files = audio_files(package, unpack(package, cache))
+    order = np.random.default_rng(seed).permutation(len(files))
+    budget = (package.minutes or 1e9) * 60 * RATE
+    kept, total, skipped, speechy = [], 0, 0, 0
+    for i in order:
+        try:
+            audio = load_audio(files[i], RATE)
+        except ClassRecError:
+            skipped += 1
+            continue
+        if len(audio) < RATE // 10 or np.abs(audio).max() < 1e-4:
+            skipped += 1
+            continue
+        if (labeller.probabilities(audio) >= 0.5).mean() > MAX_SPEECH_SHARE:
+            speechy += 1
+            continue
+        kept.append((kind_of(package, files[i]), (np.clip(audio, -1, 1) * 32767).astype(np.int16)))
+        total += len(audio)
+        if total >= budget:
+            break
+    print(
+        f"{package.name}: {len(kept)} files, {total / RATE / 60:.1f} min "
+        f"({skipped} undecodable or silent, {speechy} with speech dropped)",
+        flush=True,
+    )
+    np.savez(out_path, **{f"{kind}-{i}": a for i, (kind, a) in enumerate(kept)})
+    return kept
+
+
+def load(cache: Path, labeller, seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """{"music": [...], "noise": [...]}: every package's usable audio, float32 at 16 kHz."""
+    cache.mkdir(parents=True, exist_ok=True)
+    found: dict[str, list[np.ndarray]] = {"music": [], "noise": []}
+    for package in PACKAGES:
+        for kind, a in decode(package, cache, labeller, seed):
+            found[kind].append(a.astype(np.float32) / 32767)
+    return found
