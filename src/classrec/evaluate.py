@@ -1,19 +1,26 @@
-"""Score our detector and the peers (Silero, TEN, WebRTC) on the same held-out audio in one run.
+"""Score our detector and the peers (Silero, TEN, WebRTC) on the same audio in one run.
 
-`classrec evaluate --data ../shared/data` builds three held-out sets, none of it ever trained on:
+`classrec evaluate --data ../shared/data` builds these sets, none of it ever trained on:
+  dev-real       split=dev: 32 real recordings in 10 languages labelled by people or forced
+                 alignment (`speech/labelled-real/`), the independent judge of the model;
   heldout-real   the corpus's held-out real speech (LibriSpeech test-other, FSDD speaker yweweler)
-                 as recorded, labelled from the clean signal's energy (no detector's opinion);
+                 as recorded, with frame-tight labels from the clean signal's energy;
   heldout-noisy  that speech mixed with noise and music kept out of training, impulsive events,
                  reverberation, pauses and level changes (SNR −5…30 dB);
   noise-only     the unseen noise and music plus generated bangs, knocks and ticks: no speech, so
-                 every detection is a false alarm.
-and prints one table of frame metrics per detector and set.
+                 every detection is a false alarm;
+  noise-unseen-packages   music and effects from Debian packages the recipe never uses (fetched
+                 with apt-get download when available; skipped otherwise).
+and prints one table of frame metrics per detector and set, then false alarms by distance to the
+nearest speech (hang-over shows near speech, noise far from it) and segment boundary errors on
+the dev set with the default segmentation options.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,37 +38,73 @@ SEED = 12345  # differs from every training seed
 
 @dataclass
 class EvalSet:
-    """Signals scored with fresh state each, and their per-window speech targets."""
+    """Signals scored with fresh state each, their per-window speech targets and, where people
+    labelled them, their reference speech segments (s)."""
 
     name: str
     signals: list[np.ndarray]
     labels: list[np.ndarray]
+    segments: list[list[tuple[float, float]]] | None = None
 
 
 DEV_FOLDER = "speech/labelled-real"
 
 
-def dev_signals(data: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def dev_set(data: Path) -> EvalSet:
     """split=dev: real recordings labelled by people or forced alignment (never trained on),
     16 kHz, with the fraction of each 32 ms window inside a labelled speech region."""
     from classrec.audio import load_audio
 
-    signals, labels = [], []
+    out = EvalSet("dev-real", [], [], [])
     for path in sorted((Path(data) / DEV_FOLDER).glob("*.flac")):
         audio = load_audio(path, 16000)
         n = -(-len(audio) // 512)
         mask = np.zeros(n * 512, np.float32)
-        for start, end in json.loads(path.with_suffix(".json").read_text())["speech"]:
+        regions = [tuple(r) for r in json.loads(path.with_suffix(".json").read_text())["speech"]]
+        for start, end in regions:
             mask[int(start * 16000) : int(end * 16000)] = 1.0
-        signals.append(audio)
-        labels.append(mask.reshape(n, 512).mean(axis=1))
-    if not signals:
+        out.signals.append(audio)
+        out.labels.append(mask.reshape(n, 512).mean(axis=1))
+        out.segments.append(regions)
+    if not out.signals:
         raise ClassRecError(f"{data}: no labelled recordings in {DEV_FOLDER}")
-    return signals, labels
+    return out
 
 
-def build_sets(data: Path) -> list[EvalSet]:
-    """The three held-out sets described in the module docstring (16 kHz)."""
+def dev_signals(data: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The dev set's signals and per-window labels (for the training log)."""
+    dev = dev_set(data)
+    return dev.signals, dev.labels
+
+
+def unseen_packages_set(cache: Path) -> EvalSet | None:
+    """16 s clips of music and effects from packages the recipe never trains on (no speech),
+    or None when they cannot be fetched (no apt-get, no network)."""
+    from classrec.train import packages
+
+    class NamesOnly:  # no VAD check here: it would drop what a scored peer calls speech
+        def probabilities(self, audio: np.ndarray) -> np.ndarray:
+            return np.zeros(1)
+
+    try:
+        found = packages.load(cache, NamesOnly(), which=packages.EVAL_PACKAGES)
+    except (ClassRecError, OSError, subprocess.SubprocessError, StopIteration) as exc:
+        print(f"skipping the unseen packages: {exc}")
+        return None
+    n = NOISY_WINDOWS * 512
+    out = EvalSet("noise-unseen-packages", [], [])
+    for audio in found["music"] + found["noise"]:
+        for first in range(0, max(len(audio) - n, 0) + 1, n):
+            piece = audio[first : first + n]
+            if len(piece) >= n // 4:
+                out.signals.append(piece)
+                out.labels.append(np.zeros(-(-len(piece) // 512), np.float32))
+    return out
+
+
+def build_sets(data: Path, cache: Path | None = None) -> list[EvalSet]:
+    """The sets described in the module docstring (16 kHz); the unseen packages only with a
+    cache folder to fetch them into."""
     from classrec.train import synth
     from classrec.train.corpus import EnergyLabeller, load_corpus
     from classrec.train.mix import make_clip
@@ -90,7 +133,9 @@ def build_sets(data: Path) -> list[EvalSet]:
             x[start : start + len(ev)] += ev[: n - start] * rng.uniform(0.2, 0.9)
         noise_only.signals.append(np.clip(x, -1, 1).astype(np.float32))
         noise_only.labels.append(np.zeros(NOISY_WINDOWS, np.float32))
-    return [real, noisy, noise_only]
+    sets = [dev_set(data), real, noisy, noise_only]
+    unseen = unseen_packages_set(cache) if cache is not None else None
+    return sets + ([unseen] if unseen is not None else [])
 
 
 class Ours:
@@ -157,6 +202,27 @@ COLUMNS = [
 ]
 
 
+def distance_table(distance: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Markdown table: false-alarm rate by distance to the nearest speech, per set and detector."""
+    bins = [name for _, _, name in metrics.DISTANCE_BINS]
+    lines = ["| set | detector | " + " | ".join(bins) + " |", "|" + "---|" * (len(bins) + 2)]
+    for set_name, per_det in distance.items():
+        for det_name, row in per_det.items():
+            cells = " | ".join(f"{row[b]:.3f}" for b in bins)
+            lines.append(f"| {set_name} | {det_name} | {cells} |")
+    return "\n".join(lines)
+
+
+def boundary_table(bounds: dict[str, dict[str, float]]) -> str:
+    """Markdown table: median start/end errors (ms, signed and absolute) on the dev set."""
+    cols = ["start_median_ms", "start_median_abs_ms", "end_median_ms", "end_median_abs_ms"]
+    lines = ["| detector | " + " | ".join(cols) + " | matched |", "|" + "---|" * (len(cols) + 2)]
+    for det_name, row in bounds.items():
+        cells = " | ".join(f"{row[c]:+.0f}" if "abs" not in c else f"{row[c]:.0f}" for c in cols)
+        lines.append(f"| {det_name} | {cells} | {row['matched']:.0f}/{row['reference']:.0f} |")
+    return "\n".join(lines)
+
+
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     """Markdown table: one row per (set, detector)."""
     head = "| set | detector | " + " | ".join(COLUMNS) + " |"
@@ -173,14 +239,59 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     return "\n".join(lines)
 
 
-def evaluate(data: Path, weights: Path | None = None, peers: bool = True) -> dict:
-    """Run every detector over every held-out set; return {set: {detector: metrics}}."""
-    sets = build_sets(data)
-    results: dict[str, dict[str, dict[str, float]]] = {s.name: {} for s in sets}
+def boundaries(
+    probs: list[np.ndarray], reference: list[list[tuple[float, float]]]
+) -> dict[str, float]:
+    """Median segment boundary errors (ms) of the default segmentation against the reference
+    regions, whose pauses shorter than the segmenter's merge gap are merged first (the segmenter
+    could never report them)."""
+    from classrec.segments import VadOptions, speech_segments
+
+    options = VadOptions()
+    gap = options.merge_gap_windows() * 0.032
+    starts, ends = [], []
+    for p, ref in zip(probs, reference, strict=True):
+        merged: list[list[float]] = []
+        for a, b in ref:
+            if merged and a - merged[-1][1] < gap:
+                merged[-1][1] = b
+            else:
+                merged.append([a, b])
+        hyp = [(seg.start, seg.end) for seg in speech_segments(p, options)]
+        s, e = metrics.boundary_errors([tuple(m) for m in merged], hyp)
+        starts.append(s)
+        ends.append(e)
+    s, e = np.concatenate(starts) * 1000, np.concatenate(ends) * 1000
+    return {
+        "start_median_ms": float(np.median(s)),
+        "start_median_abs_ms": float(np.median(np.abs(s))),
+        "end_median_ms": float(np.median(e)),
+        "end_median_abs_ms": float(np.median(np.abs(e))),
+        "matched": float(len(e)),
+        "reference": float(sum(len(r) for r in reference)),
+    }
+
+
+def evaluate(
+    data: Path, weights: Path | None = None, peers: bool = True, cache: Path | None = None
+) -> dict:
+    """Run every detector over every set; return {"frames": {set: {detector: metrics}},
+    "distance": {set: {detector: {bin: rate}}}, "boundaries": {detector: errors}}."""
+    sets = build_sets(data, cache)
+    frames: dict[str, dict[str, dict[str, float]]] = {s.name: {} for s in sets}
+    distance: dict[str, dict[str, dict[str, float]]] = {}
+    bounds: dict[str, dict[str, float]] = {}
     for det in detectors(weights, peers):
         for s in sets:
-            results[s.name][det.name] = score([det.probabilities(x) for x in s.signals], s.labels)
-    return results
+            probs = [det.probabilities(x) for x in s.signals]
+            frames[s.name][det.name] = score(probs, s.labels)
+            if s.name in ("dev-real", "heldout-noisy"):
+                y = np.concatenate([yy[: len(p)] for p, yy in zip(probs, s.labels, strict=True)])
+                pp = np.concatenate([p[: len(yy)] for p, yy in zip(probs, s.labels, strict=True)])
+                distance.setdefault(s.name, {})[det.name] = metrics.false_alarms_by_distance(y, pp)
+            if s.segments is not None:
+                bounds[det.name] = boundaries(probs, s.segments)
+    return {"frames": frames, "distance": distance, "boundaries": bounds}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -195,12 +306,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=Path, default=None, help="weights .npz (default: shipped)")
     p.add_argument("--no-peers", action="store_true", help="score only our detector")
     p.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("runs/cache/eval-packages"),
+        help="where unseen Debian packages are fetched (apt-get download) for the noise-only set",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    results = evaluate(args.data, args.weights, not args.no_peers)
-    print(table(results))
+    results = evaluate(args.data, args.weights, not args.no_peers, args.cache)
+    print(table(results["frames"]))
+    print("\nFalse-alarm rate at 0.5 by distance to the nearest speech window:\n")
+    print(distance_table(results["distance"]))
+    print("\nSegment boundary errors on dev-real, default options (ms, signed: + is late):\n")
+    print(boundary_table(results["boundaries"]))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     return 0

@@ -105,3 +105,52 @@ def onset_delays(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5,
         else:
             missed += 1
     return np.array(delays), missed
+
+
+DISTANCE_BINS = ((0, 3, "≤ 96 ms"), (4, 9, "128–288 ms"), (10, 31, "0.3–1 s"), (32, None, "> 1 s"))
+"""Distance of a non-speech window to the nearest speech window, in windows (32 ms each)."""
+
+
+def distance_to_speech(labels: np.ndarray) -> np.ndarray:
+    """Windows from each window to the nearest speech window (0 on speech; a large number when
+    the signal holds no speech at all)."""
+    y = _binary(labels)
+    n = len(y)
+    far = np.full(n, 10**9, dtype=np.int64)
+    if not y.any():
+        return far
+    idx = np.arange(n)
+    last = np.maximum.accumulate(np.where(y, idx, -(10**9)))
+    nxt = np.minimum.accumulate(np.where(y, idx, 2 * 10**9)[::-1])[::-1]
+    return np.minimum(idx - last, nxt - idx)
+
+
+def false_alarms_by_distance(
+    labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5
+) -> dict[str, float]:
+    """Share of non-speech windows called speech, by their distance to the nearest speech
+    window (DISTANCE_BINS): hang-over after words shows in the near bins, noise in the far one."""
+    dist = distance_to_speech(labels)
+    pred = np.asarray(scores) >= threshold
+    out = {}
+    for lo, hi, name in DISTANCE_BINS:
+        sel = (dist >= max(lo, 1)) & (dist <= (hi if hi is not None else 10**9))
+        out[name] = float(pred[sel].mean()) if sel.any() else float("nan")
+    return out
+
+
+def boundary_errors(
+    reference: list[tuple[float, float]], hypothesis: list[tuple[float, float]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signed start and end errors (s, hypothesis − reference) of each reference segment against
+    the hypothesis segment that overlaps it most; reference segments no hypothesis overlaps are
+    left out (they are misses, counted by the frame metrics)."""
+    starts, ends = [], []
+    for r0, r1 in reference:
+        overlaps = [min(r1, h1) - max(r0, h0) for h0, h1 in hypothesis]
+        if not overlaps or max(overlaps) <= 0:
+            continue
+        h0, h1 = hypothesis[int(np.argmax(overlaps))]
+        starts.append(h0 - r0)
+        ends.append(h1 - r1)
+    return np.array(starts), np.array(ends)

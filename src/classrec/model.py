@@ -185,6 +185,22 @@ class Detector:
                 raise ClassRecError(f"backend 'onnxruntime' unavailable: {why}")
         self.reset()
 
+    def __getstate__(self) -> dict:
+        """For pickling (multiprocessing): the onnxruntime session, the per-thread buffers and
+        the single-stream buffers cannot be pickled; they are rebuilt on unpickling."""
+        state = self.__dict__.copy()
+        state.update(_local=None, _one=None, _session=None)
+        state["state"] = State(self.state.h.copy(), self.state.c.copy())  # maybe buffer views
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
+        if self._backend == "onnxruntime":
+            self._session, why = _onnx_lstm(self._weights_path)
+            if self._session is None:
+                raise ClassRecError(f"backend 'onnxruntime' unavailable: {why}")
+
     @property
     def backend(self) -> str:
         """The recurrence engine `probabilities` uses: "onnxruntime" or "numpy"."""
@@ -286,14 +302,25 @@ class Detector:
             self.state = one.load(self.state)
         return one.step(window)
 
-    def probabilities(self, samples: np.ndarray, state: State | None = None) -> np.ndarray:
+    def probabilities(
+        self, samples: np.ndarray, state: State | None = None, *, sample_rate: int | None = None
+    ) -> np.ndarray:
         """One probability per window for a whole 1-D signal (last window zero-padded).
+
+        `sample_rate` (Hz), when given, must be the detector's: windows are counted in samples,
+        so audio at another rate would silently get windows of the wrong length
+        (`classrec.probabilities` resamples audio of any rate and shape instead).
 
         Runs in blocks of CHUNK_WINDOWS windows (bounded memory on long signals): the front end
         and head on all windows of a block at once, the recurrence in onnxruntime or a numpy
         loop (`backend`). Starts from a fresh state unless one is given (it is then advanced in
         place, so consecutive calls continue a signal exactly).
         """
+        if sample_rate is not None and sample_rate != self.sample_rate:
+            raise ClassRecError(
+                f"this detector runs at {self.sample_rate} Hz, got samples at {sample_rate} Hz: "
+                "resample first, or call classrec.probabilities(samples, sample_rate=...)"
+            )
         out = np.empty(-(-len(as_samples(samples)) // self.window_size), dtype=np.float32)
         done = 0
         for hs in self._hidden_blocks(samples, state):

@@ -20,7 +20,7 @@ from classrec import metrics
 from classrec.evaluate import build_sets, score
 from classrec.features import frame, log_mel
 from classrec.train import synth
-from classrec.train.recipe import TrainConfig, prepare_data, train, untrained
+from classrec.train.recipe import TrainConfig, prepare_corpus, prepare_data, train, untrained
 
 ARCHS = {"cnn": "memoryless CNN", "rnn": "plain RNN", "gru": "GRU", "lstm": "LSTM"}
 RATE = 16000
@@ -186,8 +186,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/memory"))
     parser.add_argument("--docs", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
-    base = TrainConfig(data=args.data, epochs=args.epochs, minutes=15.0, train_clips=6000)
-    data = prepare_data(base)
+    # a fixed pool (no fresh mixes): every architecture sees exactly the same clips
+    base = TrainConfig(
+        data=args.data, epochs=args.epochs, minutes=15.0, train_clips=6000, refresh=0
+    )
+    data = prepare_data(base, prepare_corpus(base))
     dets, params, train_min = [], {}, {}
     for arch, label in ARCHS.items():
         model = trained(arch, base, data, args.runs)
@@ -195,11 +198,12 @@ def main(argv: list[str] | None = None) -> None:
         log = json.loads((args.runs / arch / "train.json").read_text())
         train_min[label] = log["epochs"][-1]["minutes"]
         dets.append(TorchDetector(label, model))
-    sets = build_sets(Path(args.data))
+    all_sets = build_sets(Path(args.data))  # dev, held-out real, noisy, noise-only
     results = {
         s.name: {d.name: score([d.probabilities(x) for x in s.signals], s.labels) for d in dets}
-        for s in sets
+        for s in all_sets
     }
+    sets = all_sets[1:]  # the plots use held-out real speech and the noisy mix
     figures = plots(args.docs / "img", dets, sets, bang_stream(), long_signals(sets))
     for d in dets:
         figures[d.name] |= {

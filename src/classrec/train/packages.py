@@ -50,8 +50,15 @@ PACKAGES = (
     Package("hydrogen-drumkits", "noise", "GPL-2/2+, CC-BY-SA-3.0"),
     Package("extremetuxracer-data", "noise", "GPL-2+, CC0"),
     Package("endless-sky-data", "noise", "public domain, CC-BY-SA-3.0"),
-    Package("teeworlds-data", "noise", "Zlib"),
 )
+
+EVAL_PACKAGES = (
+    Package("drascula-music", "music", "Drascula-License (DFSG-free)", 15),
+    Package("xmoto-data", "music", "GPL-2+", 10),
+    Package("freeorion-data", "noise", "CC-BY-SA-3.0", 10),
+    Package("wordwarvi-sound", "noise", "GPL-2+, CC-BY-SA-3.0", 10),
+)
+"""Never trained on: the unseen music and effects of the noise-only evaluation."""
 
 AUDIO = re.compile(r"\.(ogg|oga|opus|wav|flac|mp3)$", re.IGNORECASE)
 VOICE = re.compile(
@@ -138,11 +145,13 @@ def decode(package: Package, cache: Path, labeller, seed: int = 0) -> list[tuple
     return kept
 
 
-def load(cache: Path, labeller, seed: int = 0) -> dict[str, list[np.ndarray]]:
+def load(
+    cache: Path, labeller, seed: int = 0, which: tuple[Package, ...] = PACKAGES
+) -> dict[str, list[np.ndarray]]:
     """{"music": [...], "noise": [...]}: every package's usable audio, float32 at 16 kHz."""
     cache.mkdir(parents=True, exist_ok=True)
     found: dict[str, list[np.ndarray]] = {"music": [], "noise": []}
-    for package in PACKAGES:
+    for package in which:
         for kind, a in decode(package, cache, labeller, seed):
             found[kind].append(a.astype(np.float32) / 32767)
     return found

@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import queue
 import time
 from dataclasses import asdict, dataclass
@@ -120,7 +121,9 @@ def prepare_data(cfg: TrainConfig, corpus: Corpus) -> dict[str, np.ndarray]:
 
 
 def _refresher(corpus: Corpus, cfg: TrainConfig, out: mp.Queue) -> None:
-    """Worker process: mix fresh clips forever (seeded, numbered after the initial pool)."""
+    """Worker process: mix fresh clips forever (seeded, numbered after the initial pool). It
+    yields the CPU to the training step (nice): fresh clips are welcome, not waited for."""
+    os.nice(10)
     torch.set_num_threads(1)
     first = cfg.train_clips
     while True:
