@@ -149,6 +149,18 @@ def drop_short(spans: list[Run], min_len: int) -> list[Run]:
     return [(a, b) for a, b in spans if b - a >= min_len]
 
 
+def span_start(first: int, window_s: float, before_s: float) -> float:
+    """Start (s) of the segment whose first speech window is `first`: `before_s` earlier, not
+    before 0. Rounded to the µs, so window-grid times read 0.962, not 0.9620000000000001."""
+    return max(round(first * window_s - before_s, 6), 0.0)
+
+
+def span_end(stop: int, window_s: float, after_s: float, duration_s: float) -> float:
+    """End (s) of the segment whose speech stops at window `stop`: `after_s` later, not after
+    `duration_s`; rounded like `span_start`."""
+    return min(round(stop * window_s + after_s, 6), duration_s)
+
+
 def pad(
     spans: list[Run], window_s: float, before_s: float, after_s: float, duration_s: float
 ) -> list[Segment]:
@@ -156,8 +168,8 @@ def pad(
     that overlap after padding are merged."""
     out: list[Segment] = []
     for first, stop in spans:
-        start = max(first * window_s - before_s, 0.0)
-        end = min(stop * window_s + after_s, duration_s)
+        start = span_start(first, window_s, before_s)
+        end = span_end(stop, window_s, after_s, duration_s)
         if out and start <= out[-1].end:
             out[-1] = Segment(out[-1].start, max(end, out[-1].end))
         elif end > start:
@@ -165,22 +177,41 @@ def pad(
     return out
 
 
+def split_horizon(start_s: float, window_s: float, max_s: float) -> int:
+    """Windows whose probabilities `split_point` reads for a segment starting at `start_s` (s):
+    a stream can cut once it has seen this many."""
+    lo = math.ceil((start_s + max_s / 2) / window_s)
+    return max(math.floor((start_s + max_s) / window_s), lo + 1)
+
+
+def split_point(
+    probs: np.ndarray, start_s: float, window_s: float, max_s: float, offset: int = 0
+) -> float:
+    """Where (s) a segment starting at `start_s` and longer than `max_s` is cut: at the
+    lowest-probability window boundary in the second half of its first `max_s` seconds (the
+    last such minimum, so pieces are as long as allowed), never a piece under one window.
+    `probs[i]` is window `offset + i` (a stream keeps only recent windows)."""
+    lo = math.ceil((start_s + max_s / 2) / window_s)
+    hi = min(split_horizon(start_s, window_s, max_s), offset + len(probs))
+    if lo < hi:
+        cut = hi - 1 - int(np.argmin(probs[lo - offset : hi - offset][::-1]))
+    else:
+        cut = lo
+    return min(max(round(cut * window_s, 6), start_s + window_s), start_s + max_s)
+
+
 def split_long(
     segments: list[Segment], probs: np.ndarray, window_s: float, max_s: float
 ) -> list[Segment]:
-    """Split segments longer than `max_s` at the lowest-probability window boundary in the second
-    half of each `max_s` stretch, so every piece is at most `max_s` and none is tiny."""
+    """Split segments longer than `max_s` at `split_point`, so every piece is at most `max_s`
+    and none is tiny."""
     if math.isinf(max_s):
         return segments
     out = []
     for seg in segments:
         start = seg.start
         while seg.end - start > max_s + 1e-9:  # tolerance: float sums must not leave 0 s pieces
-            lo = math.ceil((start + max_s / 2) / window_s)
-            hi = min(max(math.floor((start + max_s) / window_s), lo + 1), len(probs))
-            # the last minimum in the range, so pieces are as long as allowed
-            cut = hi - 1 - int(np.argmin(probs[lo:hi][::-1])) if lo < hi else lo
-            cut_s = min(max(cut * window_s, start + window_s), start + max_s)
+            cut_s = split_point(probs, start, window_s, max_s)
             out.append(Segment(start, cut_s))
             start = cut_s
         out.append(Segment(start, seg.end))

@@ -1,0 +1,144 @@
+"""Audio in memory → probabilities → segments, in one call, for arrays of any shape and rate.
+
+    >>> import classrec
+    >>> samples = classrec.audio.load_audio("talk.mp3")      # or any array you already hold
+    >>> classrec.detect(samples, sample_rate=16000)          # [Segment(start=0.962, end=4.606), …]
+    >>> classrec.detect(stereo_44k, sample_rate=44100, sample_indices=True)  # [(42424, 203134), …]
+
+Every in-memory entry point (`detect`, `probabilities`, `Stream.push`) reads its input through
+`as_mono`, so `(n,)`, `(1, n)`, `(n, channels)` and `(channels, n)` mean the same everywhere and a
+shape that could be read two ways is refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import soxr
+
+from classrec.errors import ClassRecError
+from classrec.features import WINDOW_SAMPLES
+from classrec.model import Detector, as_samples
+from classrec.segments import Segment, VadOptions, speech_segments
+
+MAX_CHANNELS = 64
+"""Most channels an in-memory array may have: a longer axis is samples, not channels."""
+MIN_INPUT_RATE = 4000
+"""Lowest input rate (Hz) accepted: below it there is no speech band left to hear."""
+MAX_INPUT_RATE = 768000
+"""Highest input rate (Hz) accepted: above it the number is a mistake, not audio."""
+
+
+@functools.cache
+def shared_detector(sample_rate: int = 16000) -> Detector:
+    """One Detector per rate per process; callers only read its weights, so sharing is safe."""
+    return Detector(sample_rate)
+
+
+def model_rate(input_rate: int) -> int:
+    """The rate the model runs at for input at `input_rate` Hz: 8 kHz input stays at 8 kHz (the
+    model serves it directly, nothing to gain from upsampling); everything else goes to 16 kHz."""
+    return input_rate if input_rate in WINDOW_SAMPLES else 16000
+
+
+def check_rate(sample_rate: object) -> int:
+    """`sample_rate` as an int in Hz, or a ClassRecError saying what is accepted."""
+    if isinstance(sample_rate, (bool, np.bool_)) or not isinstance(
+        sample_rate, (int, np.integer, float)
+    ):
+        raise ClassRecError(f"sample_rate must be a number of Hz, got {sample_rate!r}")
+    if sample_rate != int(sample_rate) or not MIN_INPUT_RATE <= sample_rate <= MAX_INPUT_RATE:
+        raise ClassRecError(
+            f"sample_rate must be a whole number of Hz from {MIN_INPUT_RATE} to {MAX_INPUT_RATE}, "
+            f"got {sample_rate!r}"
+        )
+    return int(sample_rate)
+
+
+def channel_axis(shape: tuple[int, ...]) -> int:
+    """Which axis of a 2-D shape holds the channels: the one of length 1, else the shorter one
+    if it is at most MAX_CHANNELS long. Square shapes (2, 2) and shapes with no short axis are
+    ambiguous and refused: guessing wrong would average the samples away."""
+    rows, cols = shape
+    if rows == 1 or cols == 1:
+        return 0 if rows == 1 else 1
+    if rows == cols or min(rows, cols) > MAX_CHANNELS:
+        raise ClassRecError(
+            f"cannot tell samples from channels in an array of shape {shape}: pass mono (n,), "
+            "(n, channels) or (channels, n) with fewer channels than samples "
+            f"(at most {MAX_CHANNELS} channels)"
+        )
+    return 0 if rows < cols else 1
+
+
+def as_mono(samples: object, axis: int | None = None) -> np.ndarray:
+    """Audio in memory → 1-D float32 in [-1, 1]: channels averaged, int16/int32 PCM scaled.
+
+    `(n,)`, `(1, n)`, `(n, 1)`, `(n, channels)` and `(channels, n)` are all accepted; `axis`
+    names the channel axis when the caller knows it (a stream that has seen its layout),
+    otherwise `channel_axis` decides. Anything else is a ClassRecError, never a silent reshape.
+    """
+    array = as_samples(samples, "audio")
+    if array.ndim == 1:
+        return array
+    if array.ndim != 2:
+        raise ClassRecError(
+            f"audio must be 1-D or 2-D (samples and channels), got shape {array.shape}"
+        )
+    axis = channel_axis(array.shape) if axis is None else axis
+    if array.shape[axis] == 1:
+        return np.ascontiguousarray(array.reshape(-1))
+    return array.mean(axis=axis, dtype=np.float32)
+
+
+def resample(samples: np.ndarray, input_rate: int, output_rate: int) -> np.ndarray:
+    """Mono float32 from `input_rate` to `output_rate` Hz (soxr, high quality), the whole signal
+    in one go; a stream uses one `soxr.ResampleStream` instead (see `Stream`)."""
+    if input_rate == output_rate or not len(samples):
+        return samples
+    return soxr.resample(samples, input_rate, output_rate).astype(np.float32, copy=False)
+
+
+def _detector_for(sample_rate: int, detector: Detector | None) -> Detector:
+    return detector if detector is not None else shared_detector(model_rate(sample_rate))
+
+
+def probabilities(
+    samples: object, sample_rate: int = 16000, detector: Detector | None = None
+) -> np.ndarray:
+    """One speech probability per 32 ms window for audio of any shape and rate (Hz).
+
+    The audio is mixed to mono and resampled to the detector's rate (default: 16 kHz, or 8 kHz
+    for 8 kHz input), so window i covers [0.032 i, 0.032 (i + 1)) seconds whatever the input rate.
+    """
+    rate = check_rate(sample_rate)
+    det = _detector_for(rate, detector)
+    mono = resample(as_mono(samples), rate, det.sample_rate)
+    return det.probabilities(mono, sample_rate=det.sample_rate)
+
+
+def detect(
+    samples: object,
+    sample_rate: int = 16000,
+    options: VadOptions = VadOptions(),  # noqa: B008 - frozen, so a shared default is safe
+    *,
+    sample_indices: bool = False,
+    detector: Detector | None = None,
+) -> list[Segment] | list[tuple[int, int]]:
+    """Speech segments in audio held in memory: the one-call path from an array to answers.
+
+    `samples`: float in [-1, 1] or int16/int32 PCM, mono or multichannel (see `as_mono`), at
+    `sample_rate` Hz (any rate from 4 kHz; resampled inside). Returns segments in seconds from the
+    start, or with `sample_indices=True` (first, stop) sample indices into `samples` at its own
+    rate, for slicing: `samples[first:stop]`.
+    """
+    rate = check_rate(sample_rate)
+    det = _detector_for(rate, detector)
+    mono = as_mono(samples)
+    probs = probabilities(mono, rate, det)
+    window_s = det.window_size / det.sample_rate
+    segments = speech_segments(probs, options, window_s, duration_s=len(mono) / rate)
+    if sample_indices:
+        return [seg.to_samples(rate) for seg in segments]
+    return segments
