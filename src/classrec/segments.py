@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from classrec.audio import iter_blocks
+from classrec.auto_threshold import AUTO, AutoThreshold
 from classrec.errors import ClassRecError
 from classrec.features import WINDOW_SECONDS, window_samples
 from classrec.model import Detector
@@ -31,7 +32,8 @@ MIN_MAX_SPEECH_S = 0.01
 class VadOptions:
     """How probabilities become segments (one object, passed around instead of loose arguments).
 
-    threshold: a window with probability >= threshold starts speech.
+    threshold: a window with probability >= threshold starts speech; "auto" sets it per window
+        from the recording's own probabilities so far (see classrec.auto_threshold).
     neg_threshold: speech continues while probability >= neg_threshold (hysteresis, so a wobble
         around `threshold` does not chop a sentence); default `threshold - 0.15`, at least 0.01.
     min_speech_ms: speech shorter than this (ms, after merging gaps) is dropped as a click.
@@ -41,7 +43,7 @@ class VadOptions:
     max_speech_s: longer segments are split at their lowest-probability window (s).
     """
 
-    threshold: float = 0.5
+    threshold: float | str = 0.5
     neg_threshold: float | None = None
     min_speech_ms: int = 250
     min_silence_ms: int = 100
@@ -50,9 +52,16 @@ class VadOptions:
     max_speech_s: float = float("inf")
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise ClassRecError(f"threshold must be between 0 and 1, got {self.threshold}")
-        if not 0.0 <= self.off_threshold <= self.threshold:
+        if self.threshold == AUTO:
+            if self.neg_threshold is not None and not 0.0 <= self.neg_threshold < 1.0:
+                raise ClassRecError(
+                    f"neg_threshold must be between 0 and 1, got {self.neg_threshold}"
+                )
+        elif isinstance(self.threshold, str) or not 0.0 < self.threshold < 1.0:
+            raise ClassRecError(
+                f"threshold must be between 0 and 1, or 'auto', got {self.threshold}"
+            )
+        elif not 0.0 <= self.off_threshold <= self.threshold:
             raise ClassRecError(
                 f"neg_threshold must be between 0 and threshold ({self.threshold}), "
                 f"got {self.neg_threshold}"
@@ -67,10 +76,20 @@ class VadOptions:
 
     @property
     def off_threshold(self) -> float:
-        """The threshold that ends speech (neg_threshold, or its default)."""
+        """The threshold that ends speech (neg_threshold, or its default; for "auto" the start
+        value's, as `window_thresholds` gives per window)."""
         if self.neg_threshold is not None:
             return self.neg_threshold
-        return max(self.threshold - 0.15, 0.01)
+        return max((0.5 if self.threshold == AUTO else self.threshold) - 0.15, 0.01)
+
+    def window_thresholds(
+        self, probs: np.ndarray, auto: AutoThreshold | None = None
+    ) -> tuple[float | np.ndarray, float | np.ndarray]:
+        """(start, end) thresholds for these windows: the fixed ones, or one per window for
+        "auto", from `auto` (a stream's running state) or a fresh one (a whole recording)."""
+        if self.threshold != AUTO:
+            return self.threshold, self.off_threshold
+        return (auto or AutoThreshold()).on_off(probs, self.neg_threshold)
 
     def merge_gap_windows(self, window_s: float = WINDOW_SECONDS) -> int:
         """Gaps shorter than this many windows join their neighbours: those shorter than
@@ -113,14 +132,19 @@ class Segment:
 
 
 # -- the steps -----------------------------------------------------------------------------------
-def hysteresis(probs: np.ndarray, on: float, off: float, speaking: bool = False) -> np.ndarray:
-    """Speech flag per window: turns on at prob >= `on`, stays on while prob >= `off`.
+def hysteresis(
+    probs: np.ndarray, on: float | np.ndarray, off: float | np.ndarray, speaking: bool = False
+) -> np.ndarray:
+    """Speech flag per window: turns on at prob >= `on`, stays on while prob >= `off` (numbers,
+    or one per window).
 
     `speaking` is the flag before the first window, so a stream can continue where it stopped.
     """
+    probs = np.asarray(probs, dtype=np.float32)
+    ons, offs = np.broadcast_to(on, probs.shape), np.broadcast_to(off, probs.shape)
     flags = np.empty(len(probs), dtype=bool)
-    for i, p in enumerate(np.asarray(probs, dtype=np.float32)):
-        speaking = bool(p >= off) if speaking else bool(p >= on)
+    for i, (p, a, b) in enumerate(zip(probs, ons, offs, strict=True)):
+        speaking = bool(p >= b) if speaking else bool(p >= a)
         flags[i] = speaking
     return flags
 
@@ -228,7 +252,7 @@ def speech_segments(
     probability per `window_s`-second window. `duration_s` defaults to len(probs) * window_s."""
     probs = np.asarray(probs, dtype=np.float32)
     duration = len(probs) * window_s if duration_s is None else duration_s
-    spans = runs(hysteresis(probs, options.threshold, options.off_threshold))
+    spans = runs(hysteresis(probs, *options.window_thresholds(probs)))
     spans = merge_gaps(spans, options.merge_gap_windows(window_s))
     spans = drop_short(spans, options.min_speech_windows(window_s))
     before, after = options.pad_before_ms / 1000.0, options.pad_after_ms / 1000.0

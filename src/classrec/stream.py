@@ -26,6 +26,7 @@ import numpy as np
 import soxr
 
 from classrec.audio import pcm16_to_float
+from classrec.auto_threshold import AUTO, AutoThreshold
 from classrec.errors import ClassRecError
 from classrec.model import Detector, as_samples
 from classrec.pipeline import as_mono, channel_axis, check_rate, shared_detector
@@ -54,6 +55,7 @@ class EventTracker:
         self.options, self.window_s = options, window_s
         self._min_gap = options.merge_gap_windows(window_s)
         self._min_len = options.min_speech_windows(window_s)
+        self._auto = AutoThreshold(window_s) if options.threshold == AUTO else None
         self._before_s = options.pad_before_ms / 1000.0
         self._after_s = options.pad_after_ms / 1000.0
         self._windows = 0  # windows seen so far
@@ -68,7 +70,8 @@ class EventTracker:
         """Events decided by the next windows' probabilities; ends are clipped to `seen_s`, the
         seconds of audio received so far (the last window may be zero padding)."""
         opts = self.options
-        flags = hysteresis(probs, opts.threshold, opts.off_threshold, self._speaking)
+        on, off = opts.window_thresholds(probs, self._auto)
+        flags = hysteresis(probs, on, off, self._speaking)
         if len(flags):
             self._speaking = bool(flags[-1])
         if not math.isinf(opts.max_speech_s):
