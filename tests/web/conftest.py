@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,12 @@ from classrec.web.storage import to_pcm16
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LECTURE = FIXTURES / "lecture.flac"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -122,3 +129,86 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     proc.start()
     yield proc
     proc.stop()
+
+
+def write_wav(path: Path, pcm: bytes) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(pcm)
+    return path
+
+
+def watch_errors(page) -> list[str]:  # noqa: ANN001 - a Playwright page
+    """Uncaught JavaScript errors and CSP violations, collected on `page.errors`."""
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
+    page.errors = errors
+    return errors
+
+
+def shot(page, name: str) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def browser_page(tmp_path, lecture_pcm):  # noqa: ANN001, ANN201
+    """A page in Debian's chromium whose fake microphone plays tests/fixtures/lecture.flac."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium not installed")
+    mic = write_wav(tmp_path / "mic.wav", lecture_pcm)
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={mic}"]
+    with sync_api.sync_playwright() as p:
+        context = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=args,
+            viewport={"width": 1100, "height": 900}, accept_downloads=True,
+        )  # fmt: skip
+        page = context.new_page()
+        watch_errors(page)
+        yield page
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory, lecture_pcm):  # noqa: ANN001, ANN201
+    """One chromium for a test module (fake microphone as above); tests open their own
+    contexts, one per user, with `new_page`."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium not installed")
+    mic = write_wav(tmp_path_factory.mktemp("mic") / "mic.wav", lecture_pcm)
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={mic}"]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        yield browser
+        browser.close()
+
+
+def new_page(browser, width: int = 1100, height: int = 900):  # noqa: ANN001, ANN201
+    """A fresh context (its own cookies: one user) and page, errors watched."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    context.grant_permissions(["microphone"])
+    page = context.new_page()
+    watch_errors(page)
+    return page
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory) -> Iterator[ServerProcess]:
+    """One server for a module's browser tests (each test signs up its own users)."""
+    proc = ServerProcess(tmp_path_factory.mktemp("server") / "data")
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+def sign_up_in_page(page, url: str, email: str) -> None:  # noqa: ANN001
+    page.goto(url)
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", "lecture-notes-123")
+    page.click("#signup")
+    page.wait_for_selector("table.library")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,56 +16,15 @@ from classrec.model import model_config
 from classrec.segments import VadOptions, speech_segments
 from classrec.web.analysis import detector
 
-from .conftest import ARTIFACTS, FIXTURES, LECTURE
+from .conftest import FIXTURES, LECTURE, shot
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
 TOLERANCE_S = 0.1
 # Known gap, not met: the issue asks ±100 ms against the file's known regions. The shipped model
 # ends speech ~90 ms late (Silero: ~30 ms, same fixture) and finds the second utterance's weak
 # onset ~60-100 ms late, so through the browser's resampling we measured up to +103 ms at a start
 # and +109 ms at an end. Known regions are checked at ±150 ms; see docs/model-card.md limits.
 KNOWN_TOLERANCE_S = 0.15
-
-
-def write_wav(path: Path, pcm: bytes) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(pcm)
-    return path
-
-
-@pytest.fixture
-def browser_page(tmp_path, lecture_pcm):  # noqa: ANN001, ANN201
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium not installed")
-    mic = write_wav(tmp_path / "mic.wav", lecture_pcm)
-    args = [
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={mic}",
-    ]  # fmt: skip
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=args,
-            viewport={"width": 1100, "height": 900}, accept_downloads=True,
-        )  # fmt: skip
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
-        page.errors = errors
-        yield page
-        context.close()
-
-
-def shot(page, name: str) -> None:  # noqa: ANN001
-    page.screenshot(path=str(ARTIFACTS / f"web-{name}.png"), full_page=True)
 
 
 def stored_samples(page, server, lecture_id: str) -> np.ndarray:  # noqa: ANN001
@@ -180,7 +138,8 @@ def test_record_library_lecture_upload(browser_page, server, lecture_pcm, tmp_pa
     page.set_input_files("#upload-file", str(LECTURE))
     page.fill("#upload-title", "Uploaded lecture")
     page.click("#upload-button")
-    page.wait_for_selector("#lecture-title", timeout=20000)
+    page.click("#open-upload", timeout=20000)  # a finished upload offers a link, never jumps
+    page.wait_for_selector("#lecture-title")
     assert "Uploaded lecture" in page.inner_text("#lecture-title")
     shot(page, "5-uploaded")
     assert not page.errors, page.errors  # no uncaught JavaScript errors (CSP violations included)

@@ -17,7 +17,7 @@ from classrec.web import live
 from classrec.web.auth import LoginLimiter
 from classrec.web.config import Settings
 from classrec.web.db import Database, migrate
-from classrec.web.routes import auth, bookmarks, lectures, system
+from classrec.web.routes import auth, bookmarks, courses, lectures, session, system
 from classrec.web.security import SecurityMiddleware
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
     app.add_middleware(SecurityMiddleware, secure_cookies=settings.secure_cookies)
-    for module in (auth, lectures, bookmarks, system, live):
+    for module in (auth, session, lectures, bookmarks, courses, system, live):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

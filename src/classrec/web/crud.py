@@ -1,15 +1,20 @@
-"""Database reads and writes. Every lecture query is scoped to its owner, so another user's id
-behaves exactly like an id that does not exist."""
+"""Database reads and writes. Every lecture query is scoped to the user asking: its owner may
+change it, members of its course may read it, and for anyone else its id behaves exactly like an
+id that does not exist."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from classrec.web import auth
-from classrec.web.models import AuthSession, Bookmark, Lecture, User
+from classrec.web.models import AuthSession, Bookmark, Course, Enrollment, Lecture, User
+
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
+INVITE_LENGTH = 8  # 32**8: about 10**12 codes
 
 
 def get_user_by_email(db: Session, email: str) -> User | None:
@@ -62,6 +67,18 @@ def get_lecture(db: Session, user_id: int, lecture_id: str) -> Lecture | None:
     return lecture if lecture is not None and lecture.owner_id == user_id else None
 
 
+def get_viewable_lecture(db: Session, user_id: int, lecture_id: str) -> Lecture | None:
+    """The lecture if `user_id` owns it or is in its course (as teacher or student)."""
+    lecture = db.get(Lecture, lecture_id)
+    if lecture is None:
+        return None
+    if lecture.owner_id == user_id:
+        return lecture
+    if lecture.course_id is not None and course_role(db, lecture.course_id, user_id):
+        return lecture
+    return None
+
+
 def create_lecture(db: Session, user: User, title: str, source: str, **fields) -> Lecture:
     lecture = Lecture(owner_id=user.id, title=title, source=source, **fields)
     db.add(lecture)
@@ -80,13 +97,61 @@ def update_lecture(db: Session, lecture_id: str, **fields) -> None:
             setattr(lecture, name, value)
 
 
-def get_bookmark(db: Session, lecture: Lecture, bookmark_id: int) -> Bookmark | None:
+def list_bookmarks(db: Session, lecture: Lecture, user_id: int) -> list[Bookmark]:
+    query = select(Bookmark).where(Bookmark.lecture_id == lecture.id, Bookmark.user_id == user_id)
+    return list(db.scalars(query.order_by(Bookmark.t)))
+
+
+def get_bookmark(db: Session, lecture: Lecture, user_id: int, bookmark_id: int) -> Bookmark | None:
     mark = db.get(Bookmark, bookmark_id)
-    return mark if mark is not None and mark.lecture_id == lecture.id else None
+    mine = mark is not None and mark.lecture_id == lecture.id and mark.user_id == user_id
+    return mark if mine else None
 
 
-def add_bookmark(db: Session, lecture: Lecture, t: float, note: str) -> Bookmark:
-    mark = Bookmark(lecture_id=lecture.id, t=t, note=note)
+def add_bookmark(db: Session, lecture: Lecture, user_id: int, t: float, note: str) -> Bookmark:
+    mark = Bookmark(lecture_id=lecture.id, user_id=user_id, t=t, note=note)
     db.add(mark)
     db.flush()
     return mark
+
+
+def create_course(db: Session, teacher: User, title: str) -> Course:
+    code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+    course = Course(teacher_id=teacher.id, title=title, invite_code=code)
+    db.add(course)
+    db.flush()
+    return course
+
+
+def course_role(db: Session, course_id: int, user_id: int) -> str | None:
+    """The role, "teacher" or "student", or None: not a member, so the course is as missing."""
+    course = db.get(Course, course_id)
+    if course is None:
+        return None
+    if course.teacher_id == user_id:
+        return "teacher"
+    enrolled = exists().where(Enrollment.course_id == course_id, Enrollment.user_id == user_id)
+    return "student" if db.scalar(select(enrolled)) else None
+
+
+def list_courses(db: Session, user: User) -> list[Course]:
+    """Courses `user` teaches or attends, newest first."""
+    attends = select(Enrollment.course_id).where(Enrollment.user_id == user.id)
+    query = select(Course).where((Course.teacher_id == user.id) | Course.id.in_(attends))
+    return list(db.scalars(query.order_by(Course.created_at.desc())))
+
+
+def course_by_code(db: Session, code: str) -> Course | None:
+    return db.scalar(select(Course).where(Course.invite_code == code.strip().upper()))
+
+
+def enroll(db: Session, course: Course, user: User) -> None:
+    """Join as a student; joining twice, or one's own course, changes nothing."""
+    if course_role(db, course.id, user.id) is None:
+        db.add(Enrollment(course_id=course.id, user_id=user.id))
+        db.flush()
+
+
+def course_lectures(db: Session, course: Course) -> list[Lecture]:
+    query = select(Lecture).where(Lecture.course_id == course.id)
+    return list(db.scalars(query.order_by(Lecture.created_at.desc())))

@@ -1,5 +1,6 @@
 """FastAPI dependencies shared by the routes: settings, a database session, the logged-in user,
-and a lecture that belongs to that user (404 otherwise, never 403, so ids reveal nothing)."""
+a lecture that belongs to that user, and one the user may watch (404 otherwise, never 403, so
+ids reveal nothing)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,17 @@ def owned_lecture(lecture_id: str, user: UserDep, db: DbDep) -> Lecture:
 
 
 LectureDep = Annotated[Lecture, Depends(owned_lecture)]
+
+
+def viewable_lecture(lecture_id: str, user: UserDep, db: DbDep) -> Lecture:
+    """A lecture the user may watch: their own, or one in a course they teach or attend."""
+    lecture = crud.get_viewable_lecture(db, user.id, lecture_id)
+    if lecture is None:
+        raise HTTPException(404, "no such lecture")
+    return lecture
+
+
+ViewableLectureDep = Annotated[Lecture, Depends(viewable_lecture)]
 
 
 def lecture_files(settings: Settings, lecture: Lecture) -> LectureFiles:

@@ -42,13 +42,44 @@ class AuthSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Course(Base):
+    """A teacher's course: lectures added to it can be watched by the students who joined it
+    with its invite code (the teacher is `teacher_id`, students are `Enrollment` rows)."""
+
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    invite_code: Mapped[str] = mapped_column(String(16), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Enrollment(Base):
+    """A student in a course: may read its lectures, never change them."""
+
+    __tablename__ = "enrollments"
+
+    course_id: Mapped[int] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Lecture(Base):
-    """One recording. `status`: recording, interrupted (server died while recording), ready."""
+    """One recording. `status`: recording, interrupted (server died while recording), ready.
+    Only its owner changes it; a course it belongs to lets that course's students watch it."""
 
     __tablename__ = "lectures"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[int | None] = mapped_column(
+        ForeignKey("courses.id", ondelete="SET NULL"), index=True, nullable=True
+    )
     title: Mapped[str] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(16))  # "live" or "upload"
     status: Mapped[str] = mapped_column(String(16), default="ready")
@@ -63,12 +94,15 @@ class Lecture(Base):
 
 
 class Bookmark(Base):
+    """A time in a lecture with a note; personal: each user sees only their own."""
+
     __tablename__ = "bookmarks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lecture_id: Mapped[str] = mapped_column(
         ForeignKey("lectures.id", ondelete="CASCADE"), index=True
     )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     t: Mapped[float] = mapped_column(Float)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

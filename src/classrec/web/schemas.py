@@ -26,17 +26,34 @@ class UserOut(BaseModel):
     email: str
 
 
+def _title(value: str) -> str:
+    """Titles are stripped; one of only spaces would make the item unreachable in the list."""
+    value = value.strip()
+    if not value:
+        raise ValueError("the title is empty: type a few words")
+    return value
+
+
+class SessionOut(BaseModel):
+    user: UserOut | None
+    max_upload_bytes: int
+
+
 class LectureCreate(BaseModel):
     title: str = Field(default="Live lecture", min_length=1, max_length=200)
+    _strip = field_validator("title")(_title)
 
 
 class LectureUpdate(BaseModel):
     title: str = Field(min_length=1, max_length=200)
+    _strip = field_validator("title")(_title)
 
 
 class LectureOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: str
+    owner_id: int
+    course_id: int | None
     title: str
     source: str
     status: str
@@ -62,3 +79,21 @@ class BookmarkOut(BaseModel):
     id: int
     t: float
     note: str
+
+
+class CourseCreate(BaseModel):
+    title: str = Field(min_length=1, max_length=200)
+    _strip = field_validator("title")(_title)
+
+
+class JoinCourse(BaseModel):
+    code: str = Field(min_length=1, max_length=32)
+
+
+class CourseOut(BaseModel):
+    """`invite_code` only for the teacher: students cannot invite others."""
+
+    id: int
+    title: str
+    role: str  # "teacher" or "student"
+    invite_code: str | None

@@ -18,7 +18,14 @@ from classrec.errors import ClassRecError
 from classrec.outputs import format_segments
 from classrec.speech_only import CutList, PauseOptions, cut_media, keep_ranges, snap
 from classrec.web import analysis, crud, storage
-from classrec.web.deps import DbDep, LectureDep, SettingsDep, UserDep, lecture_files
+from classrec.web.deps import (
+    DbDep,
+    LectureDep,
+    SettingsDep,
+    UserDep,
+    ViewableLectureDep,
+    lecture_files,
+)
 from classrec.web.models import Lecture, new_id
 from classrec.web.schemas import LectureCreate, LectureOut, LectureUpdate
 
@@ -41,9 +48,13 @@ def display_name(name: str | None) -> str:
     return name[:255] or "recording"
 
 
+def file_id(title: str) -> str:
+    """A title as a file name stem or RTTM/JSON file id: safe characters, no trailing dot."""
+    return (re.sub(r"[^A-Za-z0-9._-]+", "_", title).strip("._") or "lecture")[:80].rstrip("._")
+
+
 def download_name(title: str, ext: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", title).strip("._") or "lecture"
-    return f"{stem[:80]}.{ext}"
+    return f"{file_id(title)}.{ext}"
 
 
 @router.get("", response_model=list[LectureOut])
@@ -136,7 +147,7 @@ def _store_upload(
 
 
 @router.get("/{lecture_id}", response_model=LectureOut)
-def get_lecture(lecture: LectureDep) -> Lecture:
+def get_lecture(lecture: ViewableLectureDep) -> Lecture:
     return lecture
 
 
@@ -162,13 +173,13 @@ def _playable(lecture: Lecture, settings: SettingsDep) -> storage.LectureFiles:
 
 
 @router.get("/{lecture_id}/audio")
-def audio(lecture: LectureDep, settings: SettingsDep) -> FileResponse:
+def audio(lecture: ViewableLectureDep, settings: SettingsDep) -> FileResponse:
     """The 16 kHz WAV for the player (range requests supported, so seeking works)."""
     return FileResponse(_playable(lecture, settings).audio, media_type="audio/wav")
 
 
 @router.get("/{lecture_id}/original")
-def original(lecture: LectureDep, settings: SettingsDep) -> FileResponse:
+def original(lecture: ViewableLectureDep, settings: SettingsDep) -> FileResponse:
     files = _playable(lecture, settings)
     if lecture.source == "live":
         return FileResponse(
@@ -188,14 +199,14 @@ def _segments(lecture: Lecture, settings: SettingsDep) -> list:
 
 @router.get("/{lecture_id}/segments")
 def segments(
-    lecture: LectureDep,
+    lecture: ViewableLectureDep,
     settings: SettingsDep,
     format: str = Query("json"),  # noqa: A002
 ) -> Response:
     """Speech regions as JSON, CSV, RTTM or SRT (formatted by classrec.outputs)."""
     if format not in SEGMENT_TYPES:
         raise HTTPException(400, f"format must be one of {', '.join(SEGMENT_TYPES)}")
-    text = format_segments(_segments(lecture, settings), format, download_name(lecture.title, ""))
+    text = format_segments(_segments(lecture, settings), format, file_id(lecture.title))
     disposition = f'attachment; filename="{download_name(lecture.title, format)}"'
     return Response(
         text, media_type=SEGMENT_TYPES[format], headers={"content-disposition": disposition}
@@ -203,7 +214,7 @@ def segments(
 
 
 @router.get("/{lecture_id}/regions")
-def regions(lecture: LectureDep, settings: SettingsDep) -> dict:
+def regions(lecture: ViewableLectureDep, settings: SettingsDep) -> dict:
     """Speech regions and a probability curve (max-pooled to at most CURVE_POINTS) for the page."""
     files = _playable(lecture, settings)
     probs = storage.read_probs(files.probs)
@@ -220,7 +231,7 @@ def regions(lecture: LectureDep, settings: SettingsDep) -> dict:
 
 
 @router.get("/{lecture_id}/speech-only")
-async def speech_only(lecture: LectureDep, settings: SettingsDep) -> FileResponse:
+async def speech_only(lecture: ViewableLectureDep, settings: SettingsDep) -> FileResponse:
     """The lecture with non-speech cut out (made once, then kept next to the audio)."""
     files = _playable(lecture, settings)
     target = files.root / "speech-only.wav"

@@ -1,28 +1,50 @@
-// The single page: a hash router that shows one view at a time.
-import { api } from "./api.js";
+// The single page: a hash router that shows one view at a time. A recording in progress is not
+// a view: it goes on while the user moves around (see recording.js).
+import { api, ApiError } from "./api.js";
+import { clock, h, mount } from "./dom.js";
+import { recording } from "./recording.js";
 import { authView } from "./view-auth.js";
+import { courseView, coursesView, joinView } from "./view-courses.js";
 import { lectureView } from "./view-lecture.js";
 import { libraryView } from "./view-library.js";
 import { recordView } from "./view-record.js";
 import { uploadView } from "./view-upload.js";
 
-const state = { user: null, cleanup: null };
+const state = { user: null, limits: {}, cleanup: null };
 
 const routes = [
-  [/^#\/library$/, () => libraryView()],
+  [/^#\/library$/, () => libraryView(state.user)],
   [/^#\/record$/, () => recordView()],
-  [/^#\/upload$/, () => uploadView()],
-  [/^#\/lecture\/([0-9a-f]{32})$/, (m) => lectureView(m[1])],
+  [/^#\/record\/([0-9a-f]{32})$/, (m) => recordView(m[1])],
+  [/^#\/upload$/, () => uploadView(state.limits)],
+  [/^#\/lecture\/([0-9a-f]{32})$/, (m) => lectureView(m[1], state.user)],
+  [/^#\/courses$/, () => coursesView()],
+  [/^#\/course\/(\d+)$/, (m) => courseView(Number(m[1]), state.user)],
+  [/^#\/join\/([A-Za-z0-9]+)$/, (m) => joinView(m[1])],
 ];
 
+// Who is logged in: /api/session answers 200 with `user: null` for visitors (no 401 to log).
 async function whoami() {
-  try {
-    state.user = await api("GET", "/api/auth/me");
-  } catch {
-    state.user = null;
-  }
+  const session = await api("GET", "/api/session").catch(() => ({ user: null }));
+  state.user = session.user;
+  state.limits = { maxUploadBytes: session.max_upload_bytes };
   document.getElementById("nav").hidden = !state.user;
   document.getElementById("whoami").textContent = state.user ? state.user.email : "";
+}
+
+function notFound(what) {
+  mount(h("section", { class: "card", id: "not-found" }, h("h1", {}, `${what} not found`),
+    h("p", {}, "It does not exist, or it is not shared with you."),
+    h("a", { href: "#/library", class: "button" }, "Back to the library")));
+}
+
+async function show(view, match) {
+  try {
+    state.cleanup = (await view(match)) || null;
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 404)) throw e;
+    notFound(/^#\/(course|join)/.test(match[0]) ? "Course" : "Lecture");
+  }
 }
 
 async function render() {
@@ -31,7 +53,7 @@ async function render() {
   if (!state.user) {
     authView(async () => {
       await whoami();
-      location.hash = "#/library";
+      if (!location.hash.startsWith("#/join/")) location.hash = "#/library";
       render();
     });
     return;
@@ -39,15 +61,24 @@ async function render() {
   const hash = location.hash || "#/library";
   for (const [pattern, view] of routes) {
     const match = hash.match(pattern);
-    if (match) {
-      state.cleanup = (await view(match)) || null;
-      return;
-    }
+    if (match) return show(view, match);
   }
   location.hash = "#/library";
 }
 
+// The header's reminder of a recording in progress, which also leads back to it.
+const pill = document.getElementById("recording-pill");
+recording.subscribe((rec) => {
+  pill.hidden = !rec.active;
+  pill.textContent = rec.state === "paused" ? `Paused ${clock(rec.elapsed)}`
+    : `● Recording ${clock(rec.elapsed)}`;
+});
+
 document.getElementById("logout").addEventListener("click", async () => {
+  if (recording.active) { // save the recording first: its socket would lose its login
+    recording.stop();
+    await recording.done;
+  }
   await api("POST", "/api/auth/logout");
   await whoami();
   render();

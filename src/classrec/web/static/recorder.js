@@ -40,6 +40,8 @@ export class LiveUplink {
     this.chunks = []; // {offset, data: Uint8Array}, oldest first, not yet acknowledged
     this.total = 0; // bytes captured so far (= next offset)
     this.acked = 0; // bytes the server confirmed it has
+    this.base = null; // the server's byte count at the first `ready`: a continued lecture
+    // (interrupted, or left by a closed tab) goes on from there, so offsets are shifted by it
     this.next = 0; // index in chunks of the first chunk not sent on this socket
     this.stopping = false;
     this.closed = false;
@@ -59,6 +61,7 @@ export class LiveUplink {
 
   handle(msg) {
     if (msg.type === "ready") {
+      if (this.base === null) this.rebase(msg.received_bytes);
       this.ready = true;
       this.retry = 0;
       this.ack(msg.received_bytes);
@@ -70,11 +73,19 @@ export class LiveUplink {
       this.onProbs(msg);
     } else if (msg.type === "stopped") {
       this.closed = true;
+      this.ws.close(1000, "stopped");
       this.onStopped(msg);
     } else if (msg.type === "error") {
       this.lastError = msg;
       this.onError(msg);
     }
+  }
+
+  rebase(base) {
+    this.base = base;
+    for (const chunk of this.chunks) chunk.offset += base;
+    this.total += base;
+    this.acked = base;
   }
 
   ack(received) {
@@ -132,4 +143,18 @@ export class LiveUplink {
   dropConnection() {
     this.ws.close(4000, "client dropped");
   }
+}
+
+// Stops a recording that nothing feeds any more (its tab was closed or the network dropped):
+// connects without a microphone and asks the server to stop; resolves with the summary.
+export function stopRecording(lectureId) {
+  return new Promise((resolve, reject) => {
+    const uplink = new LiveUplink(lectureId, {
+      onProbs: () => {},
+      onState: (state, info) => { if (state === "failed") reject(new Error(info.message)); },
+      onStopped: resolve,
+      onError: () => {},
+    });
+    uplink.stop();
+  });
 }

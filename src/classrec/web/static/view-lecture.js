@@ -1,7 +1,11 @@
 // One lecture: player, speech timeline (click to seek), probability curve, speed, skip silence,
-// bookmarks, downloads.
+// bookmarks, downloads. Students of the lecture's course see the same page, less the owner's
+// actions. Nothing is drawn while nothing changes: the curve is drawn once, and only the
+// playheads move, from a frame loop that runs while the audio plays.
 import { api } from "./api.js";
 import { clock, drawCurve, h, mount } from "./dom.js";
+import { stopRecording } from "./recorder.js";
+import { recording } from "./recording.js";
 
 const SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.5, 3];
 
@@ -31,20 +35,54 @@ function timeline(regions, audio) {
     audio.currentTime = region ? Number(region.dataset.start)
       : ((e.clientX - box.left) / box.width) * duration;
   });
-  return { bar, move: (t) => { playhead.style.left = `${(t / duration) * 100}%`; } };
+  const curve = h("canvas", { id: "curve", width: "900", height: "100",
+    "aria-label": "speech probability over the lecture" });
+  const curveHead = h("div", { class: "playhead" });
+  const wrap = h("div", { class: "curve" }, curve, curveHead);
+  drawCurve(curve, regions.curve);
+  const move = (t) => {
+    const left = `${Math.min(100, (t / duration) * 100)}%`;
+    playhead.style.left = curveHead.style.left = left;
+  };
+  return { bar, curve: wrap, move };
+}
+
+// Runs `step` on every animation frame while the audio plays, and once after a seek or pause.
+function whilePlaying(audio, step) {
+  let frame = 0;
+  const loop = () => {
+    step();
+    frame = audio.paused ? 0 : requestAnimationFrame(loop);
+  };
+  const kick = () => { if (!frame) frame = requestAnimationFrame(loop); };
+  for (const type of ["play", "seeked", "pause", "loadedmetadata"]) {
+    audio.addEventListener(type, kick);
+  }
+  return () => cancelAnimationFrame(frame);
+}
+
+// Position, speed and skip-silence, kept per user and lecture in this browser.
+function remembered(user, lecture) {
+  const key = `classrec.player.${user.id}.${lecture.id}`;
+  let saved = {};
+  try { saved = JSON.parse(localStorage.getItem(key)) || {}; } catch { /* none yet */ }
+  return { saved, save: (values) => localStorage.setItem(key, JSON.stringify(values)) };
 }
 
 function bookmarks(lecture, audio) {
   const list = h("ul", { class: "bookmarks", id: "bookmarks" });
-  const note = h("input", { id: "bookmark-note", maxlength: "2000", placeholder: "Note" });
+  const note = h("input", { id: "bookmark-note", maxlength: "2000", placeholder: "Note",
+    "aria-label": "Bookmark note" });
   const base = `/api/lectures/${lecture.id}/bookmarks`;
   const show = (marks) => list.replaceChildren(...marks.map((m) => h("li", {},
-    h("button", { class: "link", onclick: () => { audio.currentTime = m.t; } }, clock(m.t)),
+    h("button", { class: "link", onclick: () => { audio.currentTime = m.t; },
+      "aria-label": `Play from ${clock(m.t)}` }, clock(m.t)),
     " ", h("span", {}, m.note), " ",
-    h("button", { class: "small secondary", onclick: async () => {
-      await api("DELETE", `${base}/${m.id}`);
-      show(await api("GET", base));
-    } }, "×"))));
+    h("button", { class: "small secondary", "aria-label": `Delete the bookmark at ${clock(m.t)}`,
+      onclick: async () => {
+        await api("DELETE", `${base}/${m.id}`);
+        show(await api("GET", base));
+      } }, "×"))));
   const form = h("form", { class: "row", onsubmit: async (e) => {
     e.preventDefault();
     await api("POST", base, { t: audio.currentTime, note: note.value });
@@ -65,50 +103,89 @@ function downloads(lecture) {
       link(`${base}/segments?format=${f}`, f.toUpperCase(), `dl-${f}`))));
 }
 
-export async function lectureView(id) {
+function rerender() {
+  window.dispatchEvent(new HashChangeEvent("hashchange"));
+}
+
+// Owner's way out of a recording nobody feeds any more: go on with it, or stop and keep it.
+function recordingActions(lecture) {
+  const message = h("p", { id: "stuck-message", role: "status" });
+  const stop = h("button", { type: "button", id: "stop-stuck", class: "danger", onclick: async () => {
+    stop.disabled = true;
+    message.textContent = "Stopping…";
+    try {
+      await stopRecording(lecture.id);
+      rerender();
+    } catch (e) {
+      message.textContent = e.message;
+      stop.disabled = false;
+    }
+  } }, "Stop and save");
+  return [h("div", { class: "row" },
+    h("a", { href: `#/record/${lecture.id}`, class: "button", id: "continue-recording" },
+      "Continue recording"),
+    lecture.status === "recording" ? stop : null), message];
+}
+
+function recordingView(lecture, owner) {
+  const here = recording.active && recording.lectureId === lecture.id;
+  const text = here ? "This lecture is being recorded in this tab."
+    : owner ? "This lecture's recorder was closed or lost its connection. Continue recording "
+      + "into it, or stop it to keep what was recorded."
+      : "This lecture is still being recorded.";
+  mount(h("section", { class: "card" }, h("h1", { id: "lecture-title" }, lecture.title),
+    h("p", {}, text),
+    here ? h("a", { href: "#/record", class: "button" }, "Back to the recorder")
+      : owner && recordingActions(lecture)));
+  return null;
+}
+
+export async function lectureView(id, user) {
   const lecture = await api("GET", `/api/lectures/${id}`);
-  if (lecture.status === "recording") {
-    mount(h("section", { class: "card" }, h("h1", {}, lecture.title),
-      h("p", {}, "This lecture is still being recorded.")));
-    return null;
-  }
+  const owner = lecture.owner_id === user.id;
+  if (lecture.status === "recording") return recordingView(lecture, owner);
   const regions = await api("GET", `/api/lectures/${id}/regions`);
+  const { saved, save } = remembered(user, lecture);
   const audio = h("audio", { id: "player", controls: true, preload: "metadata",
     src: `/api/lectures/${id}/audio` });
   const line = timeline(regions, audio);
-  const curve = h("canvas", { id: "curve", width: "900", height: "100" });
   const speed = h("select", { id: "speed" }, ...SPEEDS.map((s) =>
-    h("option", { value: String(s), selected: s === 1 }, `${s}×`)));
-  const skip = h("input", { type: "checkbox", id: "skip-silence" });
-  speed.addEventListener("change", () => { audio.playbackRate = Number(speed.value); });
+    h("option", { value: String(s), selected: s === (saved.speed || 1) }, `${s}×`)));
+  const skip = h("input", { type: "checkbox", id: "skip-silence", checked: Boolean(saved.skip) });
+  const keep = () => save({ t: audio.currentTime, speed: Number(speed.value), skip: skip.checked });
+  speed.addEventListener("change", () => { audio.playbackRate = Number(speed.value); keep(); });
+  skip.addEventListener("change", keep);
+  audio.addEventListener("loadedmetadata", () => {
+    audio.currentTime = Math.min(saved.t || 0, regions.duration_s);
+    audio.playbackRate = Number(speed.value);
+  }, { once: true });
+  audio.addEventListener("timeupdate", keep);
 
-  let frame = 0;
-  const tick = () => {
+  const stopLoop = whilePlaying(audio, () => {
     const t = audio.currentTime;
     if (skip.checked && !audio.paused) {
       const target = skipTarget(regions.segments, t, regions.duration_s);
       if (target !== null && target - t > 0.05) audio.currentTime = target;
     }
     line.move(audio.currentTime);
-    drawCurve(curve, regions.curve, { highlight: audio.currentTime / (regions.duration_s || 1) });
-    frame = requestAnimationFrame(tick);
-  };
-  frame = requestAnimationFrame(tick);
+  });
 
   const speechPct = Math.round(lecture.speech_ratio * 100);
-  const badge = lecture.status === "interrupted"
+  const interrupted = lecture.status === "interrupted";
+  const badge = interrupted
     ? h("span", { class: "badge interrupted" }, "interrupted: saved up to the crash") : "";
   mount(h("section", { class: "card" },
     h("h1", { id: "lecture-title" }, lecture.title, " ", badge),
     h("p", { class: "muted" }, `${clock(lecture.duration_s)} · ${speechPct} % speech · `
       + `${regions.segments.length} speech regions`),
+    interrupted && owner ? recordingActions(lecture) : null,
     audio,
     h("div", { class: "row" }, h("label", { class: "inline" }, "Speed ", speed),
       h("label", { class: "inline" }, skip, " Skip silence")),
-    h("h2", {}, "Speech timeline"), line.bar, curve,
+    h("h2", {}, "Speech timeline"), line.bar, line.curve,
     bookmarks(lecture, audio), downloads(lecture)));
   return () => {
-    cancelAnimationFrame(frame);
+    stopLoop();
     audio.pause();
   };
 }

@@ -1,50 +1,82 @@
-// The list of the user's lectures: open, rename, delete.
+// The list of the user's lectures: open, rename, delete, continue an unfinished recording.
 import { api } from "./api.js";
 import { clock, h, mount } from "./dom.js";
+import { stopRecording } from "./recorder.js";
+import { recording } from "./recording.js";
 
 function renameCell(lecture, titleLink) {
-  const input = h("input", { value: lecture.title, maxlength: "200", class: "rename-input" });
+  const input = h("input", { value: lecture.title, maxlength: "200", class: "rename-input",
+    "aria-label": "New title", required: true });
+  const error = h("span", { class: "error", role: "alert" });
   const save = h("button", { class: "small", onclick: async () => {
-    const updated = await api("PATCH", `/api/lectures/${lecture.id}`, { title: input.value });
-    titleLink.textContent = updated.title;
-    editor.replaceWith(titleLink);
+    try {
+      const updated = await api("PATCH", `/api/lectures/${lecture.id}`, { title: input.value });
+      lecture.title = titleLink.textContent = updated.title;
+      editor.replaceWith(titleLink);
+    } catch (e) {
+      error.textContent = e.message;
+    }
   } }, "Save");
-  const editor = h("span", { class: "row" }, input, save);
+  const editor = h("span", { class: "row" }, input, save, error);
   return editor;
 }
 
-function lectureRow(lecture, reload) {
-  const link = h("a", { href: `#/lecture/${lecture.id}`, class: "title" }, lecture.title);
-  const titleCell = h("td", {}, link);
+// Delete asks once; a lecture still marked `recording` (its tab was closed) is stopped first,
+// unless this tab is the one recording it.
+function deleteButton(lecture, reload, error) {
   const del = h("button", { class: "small danger", onclick: async () => {
     if (del.dataset.armed !== "1") {
       del.dataset.armed = "1";
       del.textContent = "Really delete?";
       return;
     }
-    await api("DELETE", `/api/lectures/${lecture.id}`);
-    reload();
+    try {
+      if (recording.active && recording.lectureId === lecture.id) {
+        throw new Error("this lecture is being recorded in this tab: stop it first");
+      }
+      if (lecture.status === "recording") await stopRecording(lecture.id);
+      await api("DELETE", `/api/lectures/${lecture.id}`);
+      reload();
+    } catch (e) {
+      error.textContent = e.message;
+      del.dataset.armed = "";
+      del.textContent = "Delete";
+    }
   } }, "Delete");
+  return del;
+}
+
+function lectureRow(lecture, reload) {
+  const link = h("a", { href: `#/lecture/${lecture.id}`, class: "title" }, lecture.title);
+  const error = h("span", { class: "error row-error", role: "alert" });
   const rename = h("button", { class: "small secondary", onclick: () => {
-    link.replaceWith(renameCell(lecture, link));
+    if (link.isConnected) link.replaceWith(renameCell(lecture, link));
   } }, "Rename");
-  const status = lecture.status === "ready" ? "" : h("span", { class: `badge ${lecture.status}` },
-    lecture.status);
+  const unfinished = lecture.status !== "ready";
+  const status = unfinished ? h("span", { class: `badge ${lecture.status}` }, lecture.status) : "";
+  const resume = unfinished && !(recording.active && recording.lectureId === lecture.id)
+    ? h("a", { href: `#/record/${lecture.id}`, class: "button small", dataset: { continue: "" } },
+      "Continue") : null;
   return h("tr", { dataset: { id: lecture.id } },
-    titleCell,
-    h("td", {}, new Date(lecture.created_at).toLocaleString()),
+    h("td", {}, link, error),
+    h("td", { class: "date" }, new Date(lecture.created_at).toLocaleString()),
     h("td", { class: "num" }, clock(lecture.duration_s)),
     h("td", { class: "num speech-pct" }, `${Math.round(lecture.speech_ratio * 100)} %`),
     h("td", {}, status, " ", lecture.source === "live" ? "live" : "upload"),
-    h("td", { class: "actions" }, rename, del));
+    h("td", { class: "actions" }, resume, rename, deleteButton(lecture, reload, error)));
+}
+
+export function lectureTable(rows) {
+  const body = h("tbody", {}, rows);
+  return [h("div", { class: "table-scroll" }, h("table", { class: "library" },
+    h("thead", {}, h("tr", {}, ...["Title", "Date", "Duration", "Speech", "Kind", "Actions"]
+      .map((t, i) => h("th", { class: i === 1 ? "date" : null }, t)))), body)), body];
 }
 
 export async function libraryView() {
-  const body = h("tbody");
-  const table = h("table", { class: "library" },
-    h("thead", {}, h("tr", {}, ...["Title", "Date", "Duration", "Speech", "Kind", ""]
-      .map((t) => h("th", {}, t)))), body);
-  const empty = h("p", { class: "muted" }, "No lectures yet: record one or upload a file.");
+  const [table, body] = lectureTable([]);
+  const empty = h("p", { class: "muted" }, "No lectures yet: record one or upload a file. ",
+    "Lectures shared with you are under ", h("a", { href: "#/courses" }, "Courses"), ".");
   const reload = async () => {
     const lectures = await api("GET", "/api/lectures");
     body.replaceChildren(...lectures.map((l) => lectureRow(l, reload)));

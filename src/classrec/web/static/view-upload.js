@@ -1,24 +1,35 @@
-// Upload a recording with a progress bar, then a processing indicator.
+// Upload a recording with a progress bar, then a processing indicator. The size is checked
+// before anything is sent, and a finished upload only offers a link: it never takes the user
+// away from wherever they went meanwhile (a recording in progress, say).
 import { uploadFile } from "./api.js";
-import { h, mount } from "./dom.js";
+import { bytes, h, mount } from "./dom.js";
 
-export function uploadView() {
+export function uploadView({ maxUploadBytes }) {
+  const limit = maxUploadBytes ? `Up to ${bytes(maxUploadBytes)}.` : "";
   const file = h("input", { type: "file", id: "upload-file", accept: "audio/*,video/*" });
   const title = h("input", { type: "text", id: "upload-title", maxlength: "200",
     placeholder: "Title (default: file name)" });
-  const progress = h("progress", { id: "upload-progress", max: "1", value: "0" });
+  const progress = h("progress", { id: "upload-progress", max: "1", value: "0",
+    "aria-label": "upload progress" });
   const status = h("p", { id: "upload-status", role: "status" });
   const button = h("button", { type: "submit", id: "upload-button" }, "Upload");
+  const fail = (message) => {
+    progress.value = 0;
+    status.className = "error";
+    status.textContent = message;
+    button.disabled = false;
+  };
   const form = h("form", { class: "card narrow", onsubmit: async (event) => {
     event.preventDefault();
-    if (!file.files.length) {
-      status.textContent = "Choose a file first.";
-      return;
+    const chosen = file.files[0];
+    if (!chosen) return fail("Choose a file first.");
+    if (maxUploadBytes && chosen.size > maxUploadBytes) {
+      return fail(`This file is ${bytes(chosen.size)}: the limit is ${bytes(maxUploadBytes)}.`);
     }
     button.disabled = true;
     status.className = "";
     try {
-      const lecture = await uploadFile(file.files[0], title.value, {
+      const lecture = await uploadFile(chosen, title.value, {
         onProgress: (f) => {
           progress.value = f;
           status.textContent = `Uploading… ${Math.round(f * 100)} %`;
@@ -28,16 +39,17 @@ export function uploadView() {
           status.textContent = "Processing: finding the speech…";
         },
       });
-      location.hash = `#/lecture/${lecture.id}`;
-    } catch (e) {
-      progress.value = 0;
-      status.className = "error";
-      status.textContent = e.message;
+      progress.value = 1;
+      status.replaceChildren("Uploaded. ", h("a", { href: `#/lecture/${lecture.id}`,
+        id: "open-upload" }, `Open “${lecture.title}”`));
       button.disabled = false;
+    } catch (e) {
+      fail(e.message);
     }
   } },
     h("h1", {}, "Upload a recording"),
-    h("p", { class: "muted" }, "Any audio or video file with sound (WAV, MP3, M4A, FLAC, MP4…)."),
+    h("p", { class: "muted", id: "upload-limit" },
+      `Any audio or video file with sound (WAV, MP3, M4A, FLAC, MP4…). ${limit}`),
     h("label", {}, "File", file), h("label", {}, "Title", title), button, progress, status);
   mount(form);
 }
