@@ -1,15 +1,20 @@
 """Decode any audio or video file with PyAV and resample with soxr to the model rate.
 
 Files are decoded in-process (no ffmpeg subprocess) and streamed in blocks, so a 10-hour recording
-never has to be held in memory: `iter_blocks` keeps one decoded packet, the soxr filter state and
-one output block. `load_audio` is the same generator concatenated, for short files.
+never has to be held in memory. PyAV's filter graph converts the decoder's frames to float mono and
+gathers them into blocks of `DECODE_SECONDS`, so Python runs once per block, not once per 20 ms
+frame (an hour of MP3 is 138,000 frames); one soxr stream then resamples block by block.
+`load_audio` is the same generator concatenated, for short files.
 
 Every way a file can be unusable (missing, empty, not audio, truncated, no audio stream, unknown
-codec, NaN samples) becomes one `ClassRecError` whose message starts with the path.
+codec, NaN samples, a header declaring an absurd rate or channel count) becomes one
+`ClassRecError` whose message starts with the path. `open_media` is the one place files are
+opened for reading, so the CLI, speech-only cutting and web uploads share these checks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,14 +31,27 @@ MEDIA_EXTENSIONS = frozenset(
     " .mka .3gp".split()
 )
 """File name endings `classrec detect DIR` picks up when it walks a folder."""
+STDIN = "-"
+"""The input name that reads standard input (formats that need seeking, like MP4, cannot)."""
 BLOCK_SECONDS = 30.0
 """Default length of a streamed block (s): large enough to batch the front end, small in memory."""
+DECODE_SECONDS = 5.0
+"""Length (s) of the blocks PyAV's filter graph gathers decoded frames into before Python sees
+them: a few hundred Python steps per hour instead of one per 20-40 ms frame."""
+MIN_SAMPLE_RATE = 4000
+"""Lowest input rate (Hz) accepted: a header saying 1 Hz would be "resampled" into hours."""
+MAX_CHANNELS = 64
+"""Most channels accepted (22.2 surround is 24); more means a damaged header."""
 _TRUNCATION_SLACK = 0.9  # decoded / declared duration below this (and 0.5 s short) = truncated
-# tags are never used: bad UTF-8 in them (a damaged FLAC comment) must not fail the decode
 
 
-def _fail(path: Path, what: str) -> ClassRecError:
-    return ClassRecError(f"{path}: {what}")
+def _fail(name: str | Path, what: str) -> ClassRecError:
+    return ClassRecError(f"{name}: {what}")
+
+
+def _label(path: str | Path) -> str:
+    """How messages name an input: its path, or "stdin"."""
+    return "stdin" if str(path) == STDIN else str(path)
 
 
 def _check_file(path: Path) -> None:
@@ -43,6 +61,53 @@ def _check_file(path: Path) -> None:
         raise _fail(path, "not a regular file")
     if path.stat().st_size == 0:
         raise _fail(path, "file is empty (0 bytes)")
+
+
+@contextlib.contextmanager
+def open_media(path: str | Path) -> Iterator[av.container.InputContainer]:
+    """Open a media file ("-": standard input) with PyAV; every PyAV failure inside the block
+    becomes a one-line ClassRecError naming the input.
+
+    Tags are decoded with `metadata_errors="replace"`: they are never used, and bad UTF-8 in
+    them (a damaged title) must not fail the file.
+    """
+    name = _label(path)
+    if name != "stdin":
+        _check_file(Path(path))
+    try:
+        with av.open(
+            "pipe:0" if name == "stdin" else str(path), metadata_errors="replace"
+        ) as container:
+            yield container
+    except av.DecoderNotFoundError:
+        raise _fail(name, "unsupported audio codec: convert it to WAV or FLAC first") from None
+    except av.InvalidDataError:
+        raise _fail(name, "not a readable audio/video file, or corrupt/truncated") from None
+    except av.FFmpegError as exc:
+        raise _fail(name, f"cannot decode audio ({exc.__class__.__name__}: {exc})") from None
+
+
+def audio_stream(container: av.container.InputContainer, path: str | Path) -> av.AudioStream:
+    """The first audio stream, refused (one line) when there is none or its codec is unknown."""
+    if not container.streams.audio:
+        kind = "video with no audio stream" if container.streams.video else "no audio"
+        raise _fail(_label(path), f"{kind}: nothing to analyse")
+    stream = container.streams.audio[0]
+    if stream.codec_context is None:
+        raise _fail(_label(path), "unsupported audio codec: convert it to WAV or FLAC first")
+    return stream
+
+
+def check_format(path: str | Path, rate: int, channels: int) -> None:
+    """Refuse a rate (Hz) or channel count no real recording has, before any work: a 130 kB
+    WAV whose header says 1 Hz would otherwise become 18 hours of audio at 16 kHz."""
+    if rate < MIN_SAMPLE_RATE:
+        raise _fail(
+            _label(path),
+            f"sample rate {rate} Hz is below {MIN_SAMPLE_RATE} Hz: damaged header, not a recording",
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise _fail(_label(path), f"{channels} channels (at most {MAX_CHANNELS}): damaged header?")
 
 
 def _wav_declared_bytes(path: Path) -> tuple[int, int] | None:
@@ -65,71 +130,114 @@ def _wav_declared_bytes(path: Path) -> tuple[int, int] | None:
     return None
 
 
-def _check_complete(path: Path, decoded_s: float, declared_s: float | None) -> None:
-    """Raise if the file stopped well before the duration its header declares."""
-    wav = _wav_declared_bytes(path) if path.suffix.lower() in (".wav", ".wave") else None
+def _check_complete(path: str | Path, decoded_s: float, declared_s: float | None) -> None:
+    """Raise if the file stopped well before the duration (s) its audio stream declares."""
+    name = _label(path)
+    is_wav = name != "stdin" and Path(path).suffix.lower() in (".wav", ".wave")
+    wav = _wav_declared_bytes(Path(path)) if is_wav else None
     if wav is not None and wav[1] < wav[0]:
-        raise _fail(path, f"truncated WAV: header declares {wav[0]} data bytes, file has {wav[1]}")
+        raise _fail(name, f"truncated WAV: header declares {wav[0]} data bytes, file has {wav[1]}")
     if declared_s and decoded_s < _TRUNCATION_SLACK * declared_s and decoded_s < declared_s - 0.5:
         raise _fail(
-            path, f"truncated or corrupt: decoded {decoded_s:.1f} s of {declared_s:.1f} s declared"
+            name, f"truncated or corrupt: decoded {decoded_s:.1f} s of {declared_s:.1f} s declared"
         )
 
 
-def _declared_seconds(container: av.container.InputContainer, stream: av.AudioStream) -> float:
+def _clock_seconds(text: str) -> float | None:
+    """ "HH:MM:SS.fraction" (a Matroska DURATION tag) in seconds, None if it is not one."""
+    try:
+        hours, minutes, seconds = text.split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
+
+
+def _audio_seconds(container: av.container.InputContainer, stream: av.AudioStream) -> float | None:
+    """Duration (s) the file declares for its audio stream, None if it does not say.
+
+    Only the stream's own duration may judge truncation: a container's duration is its longest
+    stream's, and a valid MKV/WebM whose audio stops before its video (OBS writes these) is
+    not a truncated file. Matroska keeps per-track durations in a DURATION tag.
+    """
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
-    return container.duration / av.time_base if container.duration else 0.0
+    if tag := stream.metadata.get("DURATION"):
+        return _clock_seconds(tag)
+    if len(container.streams) == 1 and container.duration:
+        return container.duration / av.time_base
+    return None
 
 
 def probe_duration(path: str | Path) -> float:
-    """Duration (s) the file's header declares, 0.0 if unknown; cheap, for progress bars."""
-    path = Path(path)
-    _check_file(path)
+    """Duration (s) the file's header declares, 0.0 if unknown (or stdin); cheap, for progress
+    bars."""
+    if _label(path) == "stdin":
+        return 0.0
     try:
-        with av.open(str(path), metadata_errors="replace") as container:
+        with open_media(path) as container:
             if not container.streams.audio:
                 return 0.0
-            return _declared_seconds(container, container.streams.audio[0])
-    except av.FFmpegError:
+            declared = _audio_seconds(container, container.streams.audio[0])
+            if declared is None and container.duration:
+                declared = container.duration / av.time_base
+            return declared or 0.0
+    except ClassRecError:
         return 0.0
 
 
-def _decoded_frames(path: Path, layout: str | None) -> Iterator[tuple[np.ndarray, int]]:
-    """(samples (n,) mono or (n, channels), native rate) for each decoded frame, float32.
+def _decoded_blocks(
+    path: str | Path, layout: str | None, block_seconds: float
+) -> Iterator[tuple[np.ndarray, int]]:
+    """(float32 samples, native rate in Hz) in blocks of `block_seconds` (the last shorter):
+    (n,) when `layout` is "mono" (channels averaged), else (n, channels) in the file's layout.
 
-    Converts every PyAV failure into a ClassRecError naming the path and what to do.
+    The PyAV filter graph (`AudioResampler` with a frame_size) converts and gathers frames in C.
     """
-    _check_file(path)
-    decoded = 0.0
-    try:
-        with av.open(str(path), metadata_errors="replace") as container:
-            if not container.streams.audio:
-                kind = "video with no audio stream" if container.streams.video else "no audio"
-                raise _fail(path, f"{kind}: nothing to analyse")
-            stream = container.streams.audio[0]
-            if stream.codec_context is None:
-                raise _fail(path, "unsupported audio codec: convert it to WAV or FLAC first")
-            declared = _declared_seconds(container, stream)
-            resampler = None
+    name, decoded = _label(path), 0.0
+    with open_media(path) as container:
+        stream = audio_stream(container, path)
+        declared = _audio_seconds(container, stream)
+        blocks = None
+        try:
             for frame in container.decode(stream):
-                if resampler is None:
+                if blocks is None:
+                    check_format(path, frame.sample_rate, frame.layout.nb_channels)
+                    size = max(1, int(block_seconds * frame.sample_rate))
                     out_layout = layout or frame.layout.name
-                    resampler = av.AudioResampler(format="flt", layout=out_layout)
-                for out in resampler.resample(frame):
-                    data = out.to_ndarray().reshape(-1, out.layout.nb_channels)
-                    decoded += len(data) / out.sample_rate
-                    yield (data[:, 0] if layout == "mono" else data), out.sample_rate
-    except av.DecoderNotFoundError:
-        raise _fail(path, "unsupported audio codec: convert it to WAV or FLAC first") from None
-    except av.InvalidDataError:
-        where = f" after {decoded:.1f} s" if decoded else ""
-        raise _fail(path, f"not a readable audio/video file, or corrupt/truncated{where}") from None
-    except av.FFmpegError as exc:
-        raise _fail(path, f"cannot decode audio ({exc.__class__.__name__}: {exc})") from None
+                    blocks = av.AudioResampler(format="flt", layout=out_layout, frame_size=size)
+                for block in _converted(blocks, frame, name):
+                    decoded += len(block[0]) / block[1]
+                    yield block
+            for block in _converted(blocks, None, name) if blocks is not None else ():
+                decoded += len(block[0]) / block[1]
+                yield block
+        except av.InvalidDataError:
+            where = f" after {decoded:.1f} s" if decoded else ""
+            raise _fail(
+                name, f"not a readable audio/video file, or corrupt/truncated{where}"
+            ) from None
     if decoded == 0.0:
-        raise _fail(path, "contains no audio samples (zero length)")
+        raise _fail(name, "contains no audio samples (zero length)")
     _check_complete(path, decoded, declared)
+
+
+def _converted(
+    blocks: av.AudioResampler, frame: av.AudioFrame | None, name: str
+) -> Iterator[tuple[np.ndarray, int]]:
+    """Push one decoded frame (None: flush) through the converter; the finished blocks."""
+    try:
+        done = blocks.resample(frame)
+    except ValueError as exc:
+        if isinstance(exc, av.FFmpegError):
+            raise
+        raise _fail(
+            name, "sample rate or channels change mid-stream: convert it to WAV or FLAC first"
+        ) from None
+    for out in done:
+        data = out.to_ndarray().reshape(-1, out.layout.nb_channels)
+        if not np.isfinite(data).all():
+            raise _fail(name, "contains NaN or infinite samples: repair or re-export the audio")
+        yield (data[:, 0] if out.layout.nb_channels == 1 else data), out.sample_rate
 
 
 def _rechunk(pieces: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
@@ -149,23 +257,12 @@ def _rechunk(pieces: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
         yield np.concatenate(pending)
 
 
-def _finite(path: Path, samples: np.ndarray) -> np.ndarray:
-    if not np.isfinite(samples).all():
-        raise _fail(path, "contains NaN or infinite samples: repair or re-export the audio")
-    return samples
-
-
-def _resampled(path: Path, sample_rate: int) -> Iterator[np.ndarray]:
+def _resampled(path: str | Path, sample_rate: int) -> Iterator[np.ndarray]:
     """Mono float32 pieces at `sample_rate`, resampled by one soxr stream (filter state kept)."""
-    resampler, in_rate = None, None
-    for samples, rate in _decoded_frames(path, "mono"):
-        samples = _finite(path, samples)
-        if in_rate is None:
-            in_rate = rate
-            if rate != sample_rate:
-                resampler = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32")
-        if rate != in_rate:
-            raise _fail(path, f"sample rate changes mid-stream ({in_rate} → {rate} Hz)")
+    resampler = None
+    for samples, rate in _decoded_blocks(path, "mono", DECODE_SECONDS):
+        if resampler is None and rate != sample_rate:
+            resampler = soxr.ResampleStream(rate, sample_rate, 1, dtype="float32")
         yield samples if resampler is None else resampler.resample_chunk(samples)
     if resampler is not None:
         yield resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
@@ -174,14 +271,14 @@ def _resampled(path: Path, sample_rate: int) -> Iterator[np.ndarray]:
 def iter_blocks(
     path: str | Path, sample_rate: int = 16000, block_samples: int | None = None
 ) -> Iterator[np.ndarray]:
-    """Stream a file as mono float32 blocks of `block_samples` at `sample_rate` Hz.
+    """Stream a file ("-": stdin) as mono float32 blocks of `block_samples` at `sample_rate` Hz.
 
     Every block but the last has exactly `block_samples` samples (default: 30 s), so a caller that
     picks a multiple of the model window gets whole windows in every block. Memory stays bounded
     whatever the file's length. Errors (even a truncation found at the end) raise ClassRecError.
     """
     size = block_samples or int(BLOCK_SECONDS * sample_rate)
-    yield from _rechunk(_resampled(Path(path), sample_rate), size)
+    yield from _rechunk(_resampled(path, sample_rate), size)
 
 
 def iter_native_blocks(
@@ -191,18 +288,8 @@ def iter_native_blocks(
 
     For cutting the original audio (speech-only output) without resampling or downmixing.
     """
-    path = Path(path)
-    frames = _decoded_frames(path, None)
-    first = next(frames)
-    rate = first[1]
-
-    def pieces() -> Iterator[np.ndarray]:
-        yield _finite(path, first[0])
-        for samples, _ in frames:
-            yield _finite(path, samples)
-
-    for block in _rechunk(pieces(), max(1, int(block_seconds * rate))):
-        yield block, rate
+    for samples, rate in _decoded_blocks(path, None, block_seconds):
+        yield samples.reshape(len(samples), -1), rate
 
 
 def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
