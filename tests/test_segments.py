@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import FIXTURES, FOUND_S, TOLERANCE_S, assert_matches_regions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,12 +23,6 @@ from classrec.segments import (
     speech_segments,
     split_long,
 )
-
-FIXTURES = Path(__file__).parent / "fixtures"
-TOLERANCE_S = 0.05
-"""Required accuracy of segment boundaries against the fixture's labels."""
-FOUND_S = 0.3
-"""Looser bound for tests of plumbing (formats, CLI, streaming): the regions are found."""
 
 
 def test_hysteresis_holds_speech_between_the_thresholds() -> None:
@@ -93,17 +87,6 @@ def test_segment_sample_helpers() -> None:
     assert seg.to_samples(16000) == (16000, 72800)
     assert Segment.from_samples(16000, 72800, 16000) == seg
     assert seg.as_dict() == {"start": 1.0, "end": 4.55}
-
-
-def assert_matches_regions(
-    segments: list[Segment], regions: list[list[float]], tolerance_s: float = TOLERANCE_S
-) -> None:
-    """Each labelled speech region found once, both ends within `tolerance_s` (s)."""
-    found = [(round(s.start, 3), round(s.end, 3)) for s in segments]
-    assert len(found) == len(regions), f"found {found}, expected {regions}"
-    for (start, end), (ref_start, ref_end) in zip(found, regions, strict=True):
-        assert abs(start - ref_start) <= tolerance_s, f"start {start} vs {ref_start}: {found}"
-        assert abs(end - ref_end) <= tolerance_s, f"end {end} vs {ref_end}: {found}"
 
 
 def test_lecture_speech_is_found() -> None:

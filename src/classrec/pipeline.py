@@ -17,17 +17,15 @@ import functools
 import numpy as np
 import soxr
 
+from classrec.audio import MAX_CHANNELS, MIN_SAMPLE_RATE
 from classrec.errors import ClassRecError
 from classrec.features import WINDOW_SAMPLES
 from classrec.model import Detector, as_samples
 from classrec.segments import Segment, VadOptions, speech_segments
 
-MAX_CHANNELS = 64
-"""Most channels an in-memory array may have: a longer axis is samples, not channels."""
-MIN_INPUT_RATE = 4000
-"""Lowest input rate (Hz) accepted: below it there is no speech band left to hear."""
 MAX_INPUT_RATE = 768000
-"""Highest input rate (Hz) accepted: above it the number is a mistake, not audio."""
+"""Highest input rate (Hz) accepted: above it the number is a mistake, not audio (the lowest is
+audio.MIN_SAMPLE_RATE, as for files)."""
 
 
 @functools.cache
@@ -48,9 +46,9 @@ def check_rate(sample_rate: object) -> int:
         sample_rate, (int, np.integer, float)
     ):
         raise ClassRecError(f"sample_rate must be a number of Hz, got {sample_rate!r}")
-    if sample_rate != int(sample_rate) or not MIN_INPUT_RATE <= sample_rate <= MAX_INPUT_RATE:
+    if sample_rate != int(sample_rate) or not MIN_SAMPLE_RATE <= sample_rate <= MAX_INPUT_RATE:
         raise ClassRecError(
-            f"sample_rate must be a whole number of Hz from {MIN_INPUT_RATE} to {MAX_INPUT_RATE}, "
+            f"sample_rate must be a whole number of Hz from {MIN_SAMPLE_RATE} to {MAX_INPUT_RATE}, "
             f"got {sample_rate!r}"
         )
     return int(sample_rate)
