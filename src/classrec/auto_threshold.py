@@ -16,6 +16,7 @@ result, and memory is one small histogram per recording.
 
 from __future__ import annotations
 
+import argparse
 import math
 
 import numpy as np
@@ -82,3 +83,13 @@ class AutoThreshold:
         if neg_threshold is None:
             return on, np.maximum(on - HYSTERESIS, 0.01)
         return on, np.minimum(neg_threshold, on)
+
+
+def parse_threshold(text: str) -> float | str:
+    """A command-line threshold: "auto" or a number (argparse `type=`)."""
+    if text.strip().lower() == AUTO:
+        return AUTO
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {text!r}") from None

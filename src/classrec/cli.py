@@ -25,6 +25,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from classrec.audio import MEDIA_EXTENSIONS, probe_duration
+from classrec.auto_threshold import parse_threshold
 from classrec.errors import ClassRecError
 from classrec.evaluate import add_parser as add_evaluate_parser
 from classrec.features import WINDOW_SAMPLES
@@ -36,8 +37,10 @@ from classrec.outputs import (
     format_segments,
     write_atomic,
 )
+from classrec.presets import PresetAction
 from classrec.segments import VadOptions, detect_file, file_probabilities
 from classrec.stream import shared_detector
+from classrec.tune import add_tune_parser
 
 PROG = "classrec"
 BLAS_THREADS = 1
@@ -64,7 +67,18 @@ def add_vad_arguments(parser: argparse.ArgumentParser, pad_before: int = 30, pad
     """The VadOptions fields as options (see classrec.segments.VadOptions for their meaning)."""
     d = VadOptions()
     g = parser.add_argument_group("segmentation (see VadOptions)")
-    g.add_argument("--threshold", type=float, default=d.threshold, help="speech starts at this")
+    g.add_argument(
+        "--preset",
+        action=PresetAction,
+        metavar="FILE",
+        help="options from a preset file (classrec tune); options after it override it",
+    )
+    g.add_argument(
+        "--threshold",
+        type=parse_threshold,
+        default=d.threshold,
+        help="speech starts at this; 'auto': set per recording as it goes",
+    )
     g.add_argument(
         "--neg-threshold", type=float, help="speech ends below this (default: threshold - 0.15)"
     )
@@ -389,6 +403,7 @@ COMMANDS: list[Callable] = [
     add_speech_only_parser,
     add_plot_parser,
     add_evaluate_parser,
+    add_tune_parser,
 ]
 
 
