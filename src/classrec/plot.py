@@ -61,12 +61,13 @@ def draw(
     envelope: np.ndarray,
     probs: np.ndarray,
     segments: list[Segment],
-    options: VadOptions,
+    thresholds: tuple[np.ndarray, np.ndarray],
     window_s: float,
     span: tuple[float, float],
     title: str,
 ) -> plt.Figure:
-    """The figure for windows already cut to `span` (start, end in s)."""
+    """The figure for windows already cut to `span` (start, end in s); `thresholds` are the
+    start and end thresholds of each window (they vary with threshold="auto")."""
     fig, (wave, prob) = plt.subplots(2, 1, figsize=(14, 5), sharex=True, height_ratios=[1, 1])
     group, lo, hi = reduce_columns(envelope[:, 0], envelope[:, 1])
     t = span[0] + np.arange(len(lo)) * group * window_s
@@ -76,8 +77,12 @@ def draw(
     t = span[0] + np.arange(len(plo)) * group * window_s
     prob.fill_between(t, plo, phi, color="tab:blue", alpha=0.4, linewidth=0, step="post")
     prob.step(t, phi, where="post", color="tab:blue", linewidth=0.8, label="speech probability")
-    prob.axhline(options.threshold, color="tab:red", linewidth=0.8, label="threshold (on)")
-    prob.axhline(options.off_threshold, color="tab:orange", linewidth=0.8, ls="--", label="off")
+    for values, color, style, label in zip(
+        thresholds, ("tab:red", "tab:orange"), ("-", "--"), ("threshold (on)", "off"), strict=True
+    ):
+        group, _, top = reduce_columns(values, values)
+        t = span[0] + np.arange(len(top)) * group * window_s
+        prob.step(t, top, where="post", color=color, linewidth=0.8, ls=style, label=label)
     prob.set_ylim(0, 1)
     prob.set_ylabel("probability")
     bars = [(s.start, s.duration) for s in segments if s.end > span[0] and s.start < span[1]]
@@ -122,12 +127,13 @@ def plot_file(
     if not 0.0 <= start_s < end_s:
         raise ClassRecError(f"--start/--end: need 0 <= start < end <= {duration:.1f} s")
     first, stop = int(start_s / window_s), int(np.ceil(end_s / window_s))
+    on, off = (np.broadcast_to(x, probs.shape) for x in options.window_thresholds(probs))
     span = (first * window_s, end_s)
     fig = draw(
         np.concatenate(envelopes)[first:stop],
         probs[first:stop],
         segments,
-        options,
+        (on[first:stop], off[first:stop]),
         window_s,
         span,
         f"{Path(path).name}: {len(segments)} speech segments",
