@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from classrec.audio import MEDIA_EXTENSIONS, probe_duration
 from classrec.auto_threshold import parse_threshold
+from classrec.compare import add_compare_parser
 from classrec.errors import ClassRecError
 from classrec.evaluate import add_parser as add_evaluate_parser
 from classrec.features import WINDOW_SAMPLES
@@ -404,6 +405,7 @@ COMMANDS: list[Callable] = [
     add_plot_parser,
     add_evaluate_parser,
     add_tune_parser,
+    add_compare_parser,
 ]
 
 
