@@ -1,7 +1,7 @@
 PYTHON ?= python3
 DATA ?= ../shared/data
 
-.PHONY: install install-dev run test test-fast lint audit train evaluate memory bench
+.PHONY: install install-dev run test test-fast lint audit train evaluate memory bench readme
 
 install:
 	$(PYTHON) -m pip install -e '.[web,fast]'
@@ -21,6 +21,9 @@ test-fast:
 lint:
 	$(PYTHON) -m ruff check src tests bench
 	$(PYTHON) -m ruff format --check src tests bench
+
+readme:  # run README.md's examples and rewrite the outputs they show (tests/test_readme.py checks)
+	$(PYTHON) docs/readme_examples.py --write
 
 audit:  # static security rules (ruff S) and known vulnerabilities in dependencies (pip-audit)
 	$(PYTHON) -m ruff check src  # with the S (bandit) rules selected in pyproject.toml
