@@ -21,6 +21,7 @@ def main() -> None:
         ws_max_size=settings.max_frame_bytes + 1024,
         ws_per_message_deflate=False,  # PCM barely compresses: deflate only cost CPU both ends
         server_header=False,
+        proxy_headers=settings.trust_proxy_headers,  # else X-Forwarded-For picks the address
     )
 
 

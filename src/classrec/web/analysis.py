@@ -7,19 +7,59 @@ incrementally (live.py), so both kinds of lecture are read back the same way.
 from __future__ import annotations
 
 import wave
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from classrec.audio import iter_blocks
+from classrec.errors import ClassRecError
 from classrec.model import Detector
 from classrec.segments import Segment, VadOptions, speech_segments
 from classrec.web import storage
+from classrec.web.config import Settings
 from classrec.web.storage import LectureFiles
 
 WINDOW_S = 0.032
 WINDOW_SAMPLES = 512
+EXPANSION_FLOOR_S = 600
+"""Any upload may decode to this many seconds, whatever its size (a short clip in a tiny file)."""
+
+
+class TooMuchAudio(ClassRecError):
+    """An upload that decodes to more audio than its limits allow (answered 413)."""
+
+
+@dataclass(frozen=True)
+class DecodeLimit:
+    """The most 16 kHz samples an upload may decode to, and what to tell the user if it does."""
+
+    samples: int
+    reason: str
+
+
+def upload_limit(settings: Settings, upload_bytes: int, quota_left: int) -> DecodeLimit:
+    """The tightest of: the duration limit, `max_expansion` times the uploaded size (so a
+    72 kB file of compressed silence stops after seconds, not hours) and the user's quota."""
+    rate = storage.SAMPLE_RATE
+    expansion = max(EXPANSION_FLOOR_S * rate, settings.max_expansion * upload_bytes // 2)
+    limits = [
+        DecodeLimit(
+            settings.max_upload_minutes * 60 * rate,
+            f"the recording is longer than the {settings.max_upload_minutes} min upload limit",
+        ),
+        DecodeLimit(
+            expansion,
+            f"the file decodes to over {settings.max_expansion}x its size "
+            f"(more than {expansion / rate / 60:.0f} min): not a plausible recording",
+        ),
+        DecodeLimit(
+            max(0, quota_left) // 2,
+            f"your {settings.user_quota_mb} MB of storage would be full: delete lectures first",
+        ),
+    ]
+    return min(limits, key=lambda limit: limit.samples)
 
 
 @lru_cache(maxsize=1)
@@ -48,10 +88,13 @@ def analyse_samples(samples: np.ndarray, files: LectureFiles) -> tuple[float, fl
     return duration, speech_ratio(probs, duration)
 
 
-def process_upload(source: Path, files: LectureFiles) -> tuple[float, float]:
+def process_upload(
+    source: Path, files: LectureFiles, limit: DecodeLimit | None = None
+) -> tuple[float, float]:
     """Decode an uploaded file (this is the content check) block by block, so memory stays
     bounded: each block goes to the 16 kHz WAV and through the detector with its state carried
     (blocks are whole windows, so the result equals a whole-file pass). Returns (duration, ratio).
+    Raises TooMuchAudio as soon as the decoded audio passes `limit` (checked every 60 s block).
     """
     det, total, parts = detector(), 0, []
     state = det.initial_state(1)
@@ -61,6 +104,8 @@ def process_upload(source: Path, files: LectureFiles) -> tuple[float, float]:
         out.setsampwidth(2)
         out.setframerate(storage.SAMPLE_RATE)
         for samples in iter_blocks(source, storage.SAMPLE_RATE, block):
+            if limit is not None and total + len(samples) > limit.samples:
+                raise TooMuchAudio(limit.reason)
             out.writeframes(storage.to_pcm16(samples).tobytes())
             parts.append(det.probabilities(samples, state))
             total += len(samples)

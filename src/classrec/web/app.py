@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from classrec.web import live
 from classrec.web.auth import LoginLimiter
 from classrec.web.config import Settings
 from classrec.web.db import Database, migrate
+from classrec.web.limits import Slots
 from classrec.web.routes import auth, bookmarks, courses, lectures, session, system
 from classrec.web.security import SecurityMiddleware
 
@@ -50,6 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="ClassRec", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
+    app.state.signup_limiter = LoginLimiter(settings.signups_per_hour, 3600)
+    app.state.upload_slots = Slots(settings.uploads_per_user, settings.max_uploads, "uploads")
+    app.state.analysis_slots = asyncio.Semaphore(settings.cpu_slots)
     app.add_middleware(SecurityMiddleware, secure_cookies=settings.secure_cookies)
     for module in (auth, session, lectures, bookmarks, courses, system, live):
         app.include_router(module.router)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 import time
-from collections import defaultdict, deque
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from argon2 import PasswordHasher
@@ -26,16 +28,23 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("timing-equaliser")
+_HASH_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+"""Argon2 takes 64 MiB and a core for ~0.1 s: more at once than there are cores only adds
+memory (80 at once: 919 MB RSS) and makes every other request wait."""
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    """Hash outside any database transaction: it is slow, and a writer waiting on it locks
+    SQLite for everyone."""
+    with _HASH_SLOTS:
+        return _hasher.hash(password)
 
 
 def verify_password(password: str, stored: str | None) -> bool:
     """Check a password; an unknown user still costs one argon2 verify, so timing tells nothing."""
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        with _HASH_SLOTS:
+            return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -56,38 +65,72 @@ def csrf_ok(cookie: str | None, header: str | None) -> bool:
     return bool(cookie) and bool(header) and hmac.compare_digest(cookie, header)
 
 
+@dataclass
+class _Key:
+    """Attempts of one key (an address, an account at an address) and its lockouts so far."""
+
+    times: deque[float] = field(default_factory=deque)
+    lockouts: int = 0
+    until: float = 0.0
+
+
 class LoginLimiter:
-    """At most `attempts` failed logins per key (client address, e-mail) per `window_s` seconds."""
+    """At most `attempts` tries per key per `window_s` seconds; each lockout of a key lasts
+    twice the one before (backoff). An attempt is counted *before* its password is checked, so
+    60 concurrent guesses are 60 attempts, not the few that finished first; a success gives back
+    only its own attempt (earlier failures of the address still count).
+
+    Memory is bounded by the keys seen within their lockout: idle keys are pruned."""
+
+    MAX_DOUBLINGS = 6
 
     def __init__(self, attempts: int, window_s: float) -> None:
         self.attempts, self.window_s = attempts, window_s
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._keys: dict[str, _Key] = {}
         self._lock = threading.Lock()
+        self._next_prune = 0.0
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures[key]
-        while times and now - times[0] > self.window_s:
-            times.popleft()
-        return times
-
-    def retry_after(self, *keys: str) -> int:
-        """Seconds until these keys may try again (0: allowed now)."""
+    def try_attempt(self, *keys: str) -> int:
+        """Count one attempt for every key and return 0, or return the seconds to wait (nothing
+        counted) when any key is locked out or at its limit."""
         now = time.monotonic()
         with self._lock:
-            waits = [
-                self.window_s - (now - t[0])
-                for t in (self._recent(k, now) for k in keys)
-                if len(t) >= self.attempts
-            ]
-        return int(max(waits)) + 1 if waits else 0
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
+            self._prune(now)
+            records = [self._keys.setdefault(k, _Key()) for k in keys]
+            for record in records:
+                while record.times and now - record.times[0] > self.window_s:
+                    record.times.popleft()
+                if record.until <= now and len(record.times) >= self.attempts:
+                    lockout = self.window_s * 2 ** min(record.lockouts, self.MAX_DOUBLINGS)
+                    record.until, record.lockouts = now + lockout, record.lockouts + 1
+                    record.times.clear()
+            wait = max(r.until - now for r in records)
+            if wait > 0:
+                return int(wait) + 1
+            for record in records:
+                record.times.append(now)
+            return 0
 
     def succeeded(self, *keys: str) -> None:
+        """Give back the attempt of a successful login (only that one)."""
         with self._lock:
             for key in keys:
-                self._failures.pop(key, None)
+                record = self._keys.get(key)
+                if record is not None and record.times:
+                    record.times.pop()
+
+    def _prune(self, now: float) -> None:
+        if now < self._next_prune:
+            return
+        self._next_prune = now + self.window_s
+        horizon = self.window_s * 2**self.MAX_DOUBLINGS
+        stale = [
+            k
+            for k, r in self._keys.items()
+            if r.until < now - horizon and (not r.times or now - r.times[-1] > self.window_s)
+        ]
+        for key in stale:
+            del self._keys[key]
+
+    def __len__(self) -> int:
+        return len(self._keys)

@@ -16,6 +16,11 @@ def _env_int(name: str, default: int) -> int:
     return int(raw) if raw else default
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name, "").strip().lower()
     return raw in {"1", "true", "yes", "on"} if raw else default
@@ -37,6 +42,27 @@ class Settings:
     fsync_interval_s: float = 0.5
     max_frame_bytes: int = 256 * 1024
     log_level: str = "INFO"
+    # fair use: what one account may take from the others (docs/reliability.md)
+    user_quota_mb: int = 20_000
+    max_upload_minutes: int = 360
+    max_expansion: int = 1000
+    """An upload may decode to at most this many times its size (16 kHz PCM16 bytes per byte
+    uploaded; 6 kbit/s Opus is 43x, ten hours of silence in a 72 kB FLAC 16,000x)."""
+    uploads_per_user: int = 2
+    upload_idle_s: float = 30.0
+    upload_min_bytes_per_s: int = 16 * 1024
+    max_recording_minutes: int = 360
+    live_speed: float = 2.0
+    """Sustained audio a socket may send, in multiples of real time (2: a reconnect catches up)."""
+    live_burst_s: float = 30.0
+    """Seconds of audio a socket may send at once above `live_speed` (after a reconnect)."""
+    streams_per_user: int = 3
+    max_streams: int = 1000
+    cpu_slots: int = field(default_factory=lambda: os.cpu_count() or 1)
+    """Password hashes (and, separately, upload analyses) run at once; more wait their turn."""
+    max_uploads: int = 64
+    signups_per_hour: int = 10
+    trust_proxy_headers: bool = False
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -46,6 +72,10 @@ class Settings:
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def user_quota_bytes(self) -> int:
+        return self.user_quota_mb * 1024 * 1024
 
     @property
     def lectures_dir(self) -> Path:
@@ -66,5 +96,16 @@ class Settings:
             port=_env_int("CLASSREC_PORT", 8000),
             secure_cookies=_env_bool("CLASSREC_SECURE_COOKIES", False),
             login_attempts=_env_int("CLASSREC_LOGIN_ATTEMPTS", 5),
+            user_quota_mb=_env_int("CLASSREC_USER_QUOTA_MB", 20_000),
+            max_upload_minutes=_env_int("CLASSREC_MAX_UPLOAD_MINUTES", 360),
+            uploads_per_user=_env_int("CLASSREC_UPLOADS_PER_USER", 2),
+            upload_idle_s=_env_float("CLASSREC_UPLOAD_IDLE_S", 30.0),
+            max_recording_minutes=_env_int("CLASSREC_MAX_RECORDING_MINUTES", 360),
+            live_speed=_env_float("CLASSREC_LIVE_SPEED", 2.0),
+            live_burst_s=_env_float("CLASSREC_LIVE_BURST_S", 30.0),
+            streams_per_user=_env_int("CLASSREC_STREAMS_PER_USER", 3),
+            max_streams=_env_int("CLASSREC_MAX_STREAMS", 1000),
+            signups_per_hour=_env_int("CLASSREC_SIGNUPS_PER_HOUR", 10),
+            trust_proxy_headers=_env_bool("CLASSREC_TRUST_PROXY_HEADERS", False),
             log_level=os.environ.get("CLASSREC_LOG_LEVEL", "INFO").upper(),
         )

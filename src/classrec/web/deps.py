@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from classrec.web import crud
+from classrec.web import crud, storage
 from classrec.web.auth import SESSION_COOKIE
 from classrec.web.config import Settings
 from classrec.web.models import Lecture, User
@@ -61,6 +61,23 @@ def viewable_lecture(lecture_id: str, user: UserDep, db: DbDep) -> Lecture:
 
 
 ViewableLectureDep = Annotated[Lecture, Depends(viewable_lecture)]
+
+
+def short_lived_user(request: Request) -> User:
+    """The logged-in user, with the database session closed before the route runs: for routes
+    that keep a request open for minutes (uploads), so a slow client holds no pool connection."""
+    with request.app.state.db.session() as db:
+        return current_user(request, db)
+
+
+ShortUserDep = Annotated[User, Depends(short_lived_user)]
+
+
+def used_bytes(request: Request, user: User) -> int:
+    """Bytes the user's lectures take on disk (their quota counts this)."""
+    with request.app.state.db.session() as db:
+        ids = [lecture.id for lecture in crud.list_lectures(db, user)]
+    return storage.used_bytes(request.app.state.settings.lectures_dir, ids)
 
 
 def lecture_files(settings: Settings, lecture: Lecture) -> LectureFiles:

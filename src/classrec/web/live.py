@@ -43,6 +43,7 @@ from classrec.web import analysis, crud, storage
 from classrec.web.auth import SESSION_COOKIE
 from classrec.web.config import Settings
 from classrec.web.db import Database
+from classrec.web.limits import TokenBucket
 from classrec.web.storage import LectureFiles
 
 log = logging.getLogger("classrec.web.live")
@@ -52,6 +53,12 @@ WINDOW = 512
 WINDOW_BYTES = WINDOW * 2
 OFFSET = struct.Struct("<Q")
 TICK_S = 0.05
+WINDOWS_PER_TICK = 32
+"""Most windows one stream gets per tick (20x real time): a stream with a backlog cannot make a
+tick long for the others; its backlog drains over the next ticks."""
+BACKLOG_S = 10.0
+"""Seconds of audio a stream may have waiting for the detector before its socket stops reading."""
+BYTES_PER_S = 16000 * 2
 THRESHOLD, NEG_THRESHOLD = 0.5, 0.35
 REPLACED = "a newer connection took over this recording"
 
@@ -95,20 +102,34 @@ class Connection:
 class LiveStream:
     """One lecture being recorded: open files, bytes not yet in a full window, LSTM state."""
 
-    def __init__(self, lecture_id: str, files: LectureFiles, state: State, pcm: np.ndarray) -> None:
-        self.lecture_id, self.files, self.state = lecture_id, files, state
+    def __init__(
+        self, lecture_id: str, owner_id: int, files: LectureFiles, state: State, pcm: np.ndarray
+    ) -> None:
+        self.lecture_id, self.owner_id, self.files, self.state = lecture_id, owner_id, files, state
         self.received = len(pcm) * 2
         full = len(pcm) // WINDOW * WINDOW
         self.windows = full // WINDOW
         self.pending = bytearray(pcm[full:].astype("<i2").tobytes())
-        self.fd = os.open(files.audio, os.O_WRONLY | os.O_APPEND)
-        self.probs_fd = os.open(files.probs, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.fd: int | None = None
+        self.probs_fd: int | None = None
         self.conn: Connection | None = None
         self.unsynced = False
-        self.closed = False
+        self.suspended = True  # no open files; the detector skips it (set by the hub)
         self._io_lock = threading.Lock()  # sync (sync task) vs close (finish): never a closed fd
         self.speech = False
         self.idle_since = time.monotonic()
+        self.limit_bytes = 2**63
+        self.limit_reason = ""
+        self.bucket: TokenBucket | None = None
+        self.open_files()
+
+    def open_files(self) -> None:
+        """Open the WAV and probabilities for appending (while a client is connected)."""
+        with self._io_lock:
+            if self.fd is None:
+                self.fd = os.open(self.files.audio, os.O_WRONLY | os.O_APPEND)
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                self.probs_fd = os.open(self.files.probs, flags, 0o600)
 
     def append(self, offset: int, payload: memoryview) -> None:
         """Store the part of a frame the server does not have yet (idempotent on resend)."""
@@ -119,6 +140,8 @@ class LiveStream:
                 f"frame starts at byte {offset} but the server has "
                 f"{self.received}; resend from {self.received}",
             )
+        if offset + len(payload) > self.limit_bytes:
+            raise ProtocolError(4413, "too_long", self.limit_reason)
         new = payload[self.received - offset :] if offset + len(payload) > self.received else b""
         while new:
             written = os.write(self.fd, new)
@@ -127,9 +150,10 @@ class LiveStream:
             new = new[written:]
             self.unsynced = True
 
-    def take_windows(self) -> np.ndarray:
-        """Remove and return the complete windows waiting, as int16 (n, WINDOW)."""
+    def take_windows(self, most: int | None = None) -> np.ndarray:
+        """Remove and return the complete windows waiting (at most `most`), as int16 (n, WINDOW)."""
         n = len(self.pending) // WINDOW_BYTES
+        n = n if most is None else min(n, most)
         data = np.frombuffer(bytes(self.pending[: n * WINDOW_BYTES]), dtype="<i2")
         del self.pending[: n * WINDOW_BYTES]
         return data.reshape(n, WINDOW)
@@ -155,20 +179,21 @@ class LiveStream:
 
     def sync(self) -> None:
         with self._io_lock:
-            if self.unsynced and not self.closed:
+            if self.unsynced and self.fd is not None:
                 self.unsynced = False
                 os.fsync(self.fd)
                 os.fsync(self.probs_fd)
 
     def close(self) -> None:
-        if self.closed:
-            return
+        """Make everything durable and close the files (reopened by `open_files`): a stream
+        without a client holds no file handles, so abandoned sockets cannot exhaust them."""
         self.unsynced = True
         self.sync()
         with self._io_lock:
-            self.closed = True
-            os.close(self.fd)
-            os.close(self.probs_fd)
+            if self.fd is not None:
+                os.close(self.fd)
+                os.close(self.probs_fd)
+            self.fd = self.probs_fd = None
 
 
 Job = tuple[State, np.ndarray]
@@ -273,10 +298,14 @@ class LiveHub:
 
     async def _tick(self) -> None:
         async with self._compute:
-            ready = [s for s in self.streams.values() if len(s.pending) >= WINDOW_BYTES]
+            ready = [
+                s
+                for s in self.streams.values()
+                if len(s.pending) >= WINDOW_BYTES and not s.suspended
+            ]
             if not ready:
                 return
-            jobs = [(s.state, s.take_windows()) for s in ready]
+            jobs = [(s.state, s.take_windows(WINDOWS_PER_TICK)) for s in ready]
             results = await self._in_worker(step_batch, analysis.detector(), jobs)
             free = storage.free_bytes(self.settings.data_dir)
             for stream, (probs, state) in zip(ready, results, strict=True):
@@ -290,7 +319,7 @@ class LiveHub:
                 await self._interrupt(stream)
 
     # -- streams -------------------------------------------------------------------------------
-    def _open(self, lecture_id: str) -> LiveStream:
+    def _open(self, lecture_id: str, owner_id: int) -> LiveStream:
         """Open a new recording, or reopen one (after a restart) with the LSTM state rebuilt from
         the stored audio so it continues exactly where it stopped."""
         files = LectureFiles.of(self.settings.lectures_dir, lecture_id)
@@ -302,18 +331,26 @@ class LiveHub:
         state = det.initial_state(1)
         full = len(pcm) // WINDOW * WINDOW
         det.probabilities(pcm[:full], state).astype("<f4").tofile(files.probs)
-        return LiveStream(lecture_id, files, state, pcm)
+        return LiveStream(lecture_id, owner_id, files, state, pcm)
 
-    async def attach(self, lecture_id: str, ws: WebSocket) -> tuple[LiveStream, Connection]:
+    async def attach(
+        self, lecture_id: str, ws: WebSocket, owner_id: int, quota_left: int
+    ) -> tuple[LiveStream, Connection]:
         """Make `ws` the feeder of the lecture's stream, replacing an older connection. Opening
         (file creation, fsync, state rebuilt from stored audio) runs in the thread pool under a
-        lock for this lecture only: other streams keep flowing while sockets connect."""
+        lock for this lecture only: other streams keep flowing while sockets connect.
+        Raises ProtocolError when the owner or the server has too many streams."""
         async with self._lecture_lock(lecture_id):
             stream = self.streams.get(lecture_id)
             if stream is None:
-                stream = await run_in_threadpool(self._open, lecture_id)
+                await self._make_room(owner_id)
+                stream = await run_in_threadpool(self._open, lecture_id, owner_id)
                 self.streams[lecture_id] = stream
                 await self._set_status(lecture_id, status="recording")
+            elif stream.suspended:
+                await run_in_threadpool(stream.open_files)
+            self._set_limits(stream, quota_left)
+            stream.suspended = False
             old, stream.conn = stream.conn, Connection(ws)
         if old is not None:
             old.send({"type": "error", "code": "replaced", "message": REPLACED})
@@ -326,10 +363,67 @@ class LiveHub:
             lock = self._lecture_locks[lecture_id] = asyncio.Lock()
         return lock
 
-    def detach(self, stream: LiveStream, conn: Connection) -> None:
-        if stream.conn is conn:
-            stream.conn = None
-            stream.idle_since = time.monotonic()
+    def _set_limits(self, stream: LiveStream, quota_left: int) -> None:
+        """Rate (`live_speed` x real time, `live_burst_s` at once) and length (the recording
+        limit or the owner's quota, whichever comes first) for the stream's next connection."""
+        s = self.settings
+        stream.bucket = TokenBucket(BYTES_PER_S * s.live_speed, BYTES_PER_S * s.live_burst_s)
+        longest = s.max_recording_minutes * 60 * BYTES_PER_S
+        if longest <= stream.received + quota_left:
+            stream.limit_bytes = longest
+            stream.limit_reason = (
+                f"recordings are limited to {s.max_recording_minutes} min: "
+                "stop this one and start a new lecture"
+            )
+        else:
+            stream.limit_bytes = stream.received + max(0, quota_left)
+            stream.limit_reason = (
+                f"your {s.user_quota_mb} MB of storage is full: stop, then delete lectures"
+            )
+
+    async def _make_room(self, owner_id: int) -> None:
+        """Before a new stream opens: streams without a client (oldest first) are interrupted
+        to stay within `streams_per_user` and `max_streams`; if every stream counted has a
+        client, the new one is refused."""
+        s = self.settings
+        for limit, mine in ((s.streams_per_user, True), (s.max_streams, False)):
+            counted = [x for x in self.streams.values() if x.owner_id == owner_id or not mine]
+            idle = sorted((x for x in counted if x.conn is None), key=lambda x: x.idle_since)
+            if len(counted) - len(idle) >= limit:
+                who = "per account" if mine else "on this server"
+                raise ProtocolError(
+                    4429, "too_many_streams", f"at most {limit} live recordings at once {who}"
+                )
+            for stream in idle[: max(0, len(counted) - limit + 1)]:
+                await self._interrupt(stream)
+
+    async def detach(self, stream: LiveStream, conn: Connection) -> None:
+        """The client left: close the stream's files until one reconnects (the detector skips
+        it meanwhile; its waiting windows are kept)."""
+        if stream.conn is not conn:
+            return
+        stream.conn = None
+        stream.idle_since = time.monotonic()
+        async with self._lecture_lock(stream.lecture_id):
+            if stream.conn is not None or self.streams.get(stream.lecture_id) is not stream:
+                return
+            async with self._compute:
+                stream.suspended = True
+            await run_in_threadpool(stream.close)
+
+    async def drop(self, lecture_id: str) -> None:
+        """Forget a stream whose lecture is being deleted: files closed, its client told."""
+        async with self._lecture_lock(lecture_id):
+            async with self._compute:
+                stream = self.streams.pop(lecture_id, None)
+                if stream is None:
+                    return
+                stream.suspended = True
+            await run_in_threadpool(stream.close)
+        conn, stream.conn = stream.conn, None
+        if conn is not None:
+            conn.send({"type": "error", "code": "deleted", "message": "the lecture was deleted"})
+            conn.send(None)
 
     async def finish(self, stream: LiveStream) -> dict:
         """Stop: run the last windows (the final partial one zero-padded, as offline), close the
@@ -338,6 +432,8 @@ class LiveHub:
             return await self._finish(stream)
 
     async def _finish(self, stream: LiveStream) -> dict:
+        if stream.suspended:  # a stop that raced a drop or an interrupt
+            raise ProtocolError(4409, "finished", "this recording was stopped or deleted")
         async with self._compute:
             windows = stream.take_windows()
             if stream.pending:
@@ -376,6 +472,7 @@ class LiveHub:
                 if self.streams.get(stream.lecture_id) is not stream:
                     return  # already finished or interrupted
                 self.streams.pop(stream.lecture_id)
+                stream.suspended = True
             duration, ratio = await run_in_threadpool(self._close_interrupted, stream)
         await self._set_status(
             stream.lecture_id, status="interrupted", duration_s=duration, speech_ratio=ratio
@@ -411,7 +508,8 @@ def _origin_ok(ws: WebSocket) -> bool:
     return origin is None or origin in {f"http://{host}", f"https://{host}"}
 
 
-def _authorize(db: Database, token: str | None, lecture_id: str) -> ProtocolError | None:
+def _authorize(settings: Settings, db: Database, token: str | None, lecture_id: str) -> Access:
+    """Who may feed this lecture, and how many bytes their quota has left."""
     with db.session() as session:
         user = crud.user_for_token(session, token)
         if user is None:
@@ -421,7 +519,11 @@ def _authorize(db: Database, token: str | None, lecture_id: str) -> ProtocolErro
             return ProtocolError(4404, "not_found", "no such lecture")
         if lecture.status not in {"recording", "interrupted"} or lecture.source != "live":
             return ProtocolError(4409, "finished", "not a live recording in progress")
-        return None
+        ids = [x.id for x in crud.list_lectures(session, user)]
+    return user.id, settings.user_quota_bytes - storage.used_bytes(settings.lectures_dir, ids)
+
+
+Access = ProtocolError | tuple[int, int]
 
 
 def _parse_binary(data: bytes, max_bytes: int) -> tuple[int, memoryview]:
@@ -463,10 +565,13 @@ async def live_socket(ws: WebSocket, lecture_id: str) -> None:
     if not _origin_ok(ws):
         return await _reject(ws, ProtocolError(4403, "bad_origin", "cross-site socket refused"))
     token = ws.cookies.get(SESSION_COOKIE)
-    error = await run_in_threadpool(_authorize, ws.app.state.db, token, lecture_id)
-    if error is not None:
-        return await _reject(ws, error)
-    stream, conn = await hub.attach(lecture_id, ws)
+    access = await run_in_threadpool(_authorize, settings, ws.app.state.db, token, lecture_id)
+    if isinstance(access, ProtocolError):
+        return await _reject(ws, access)
+    try:
+        stream, conn = await hub.attach(lecture_id, ws, *access)
+    except ProtocolError as exc:
+        return await _reject(ws, exc)
     conn.send(
         {
             "type": "ready",
@@ -492,8 +597,8 @@ async def live_socket(ws: WebSocket, lecture_id: str) -> None:
         conn.send({"type": "error", "code": "storage", "message": "server could not store audio"})
         close_code, reason = 4507, "storage"
     finally:
-        hub.detach(stream, conn)
         conn.send(None)
+        await hub.detach(stream, conn)
     await _close(ws, sender, close_code, reason)
 
 
@@ -507,13 +612,23 @@ async def _receive_loop(
         if stream.conn is not conn:
             return 4409, "replaced"
         if message.get("bytes") is not None:
-            stream.append(*_parse_binary(message["bytes"], settings.max_frame_bytes))
+            offset, payload = _parse_binary(message["bytes"], settings.max_frame_bytes)
+            stream.append(offset, payload)
+            await _pace(stream, len(payload))
         elif _parse_text(message.get("text") or "") == "ping":
             conn.send({"type": "pong", "received_bytes": stream.received})
         else:
             summary = await hub.finish(stream)
             conn.send({"type": "stopped", "lecture_id": stream.lecture_id, **summary})
             return 1000, "stopped"
+
+
+async def _pace(stream: LiveStream, size: int) -> None:
+    """Read no further until the stream is within its rate and its backlog is small: the
+    client's sends then block in TCP, so one socket cannot flood the disk or the detector."""
+    await asyncio.sleep(stream.bucket.delay(size))
+    while len(stream.pending) > BACKLOG_S * BYTES_PER_S and not stream.suspended:
+        await asyncio.sleep(TICK_S)
 
 
 async def _close(ws: WebSocket, sender: asyncio.Task, code: int, reason: str) -> None:

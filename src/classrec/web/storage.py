@@ -94,6 +94,16 @@ def read_probs(path: Path) -> np.ndarray:
     return np.fromfile(path, dtype="<f4") if path.is_file() else np.zeros(0, np.float32)
 
 
+def used_bytes(lectures_dir: Path, lecture_ids: list[str]) -> int:
+    """Bytes stored for these lectures (every file of each folder): what a quota counts."""
+    total = 0
+    for lecture_id in lecture_ids:
+        root = LectureFiles.of(lectures_dir, lecture_id).root
+        if root.is_dir():
+            total += sum(f.stat().st_size for f in root.iterdir() if f.is_file())
+    return total
+
+
 def free_bytes(path: Path) -> int:
     """Free disk space where lectures are stored (shown while recording)."""
     return shutil.disk_usage(path).free

@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from classrec.web import crud
-from classrec.web.auth import SESSION_COOKIE, verify_password
+from classrec.web.auth import SESSION_COOKIE, hash_password, verify_password
 from classrec.web.deps import DbDep, SettingsDep, UserDep
+from classrec.web.models import User
 from classrec.web.schemas import Credentials, UserOut
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -24,11 +25,31 @@ def _set_session(response: Response, token: str, settings: SettingsDep) -> None:
     )
 
 
+def _address(request: Request) -> str:
+    """The peer's address. Proxy headers (X-Forwarded-For) are applied by uvicorn only when
+    CLASSREC_TRUST_PROXY_HEADERS is set: otherwise a client could pick its own address."""
+    return request.client.host if request.client else "?"
+
+
+def _too_many(wait: int, what: str) -> HTTPException:
+    return HTTPException(429, f"too many {what}: try again in {wait} s", {"Retry-After": str(wait)})
+
+
 @router.post("/signup", response_model=UserOut, status_code=201)
-def signup(body: Credentials, response: Response, db: DbDep, settings: SettingsDep) -> UserOut:
+def signup(
+    body: Credentials, request: Request, response: Response, db: DbDep, settings: SettingsDep
+) -> UserOut:
+    """New account. The password is hashed before the database is touched, for a new and an
+    existing e-mail alike (same time: 5 ms vs 0.5 s told which e-mails exist)."""
+    wait = request.app.state.signup_limiter.try_attempt(f"ip:{_address(request)}")
+    if wait:
+        raise _too_many(wait, "sign-ups from this address")
+    password_hash = hash_password(body.password)
     if crud.get_user_by_email(db, body.email) is not None:
-        raise HTTPException(409, "an account with this e-mail exists: log in instead")
-    user = crud.create_user(db, body.email, body.password)
+        raise HTTPException(409, "could not sign up with this e-mail: if it is yours, log in")
+    user = User(email=body.email, password_hash=password_hash)
+    db.add(user)
+    db.flush()
     _set_session(response, crud.create_session(db, user, settings.session_days), settings)
     return UserOut.model_validate(user)
 
@@ -37,16 +58,17 @@ def signup(body: Credentials, response: Response, db: DbDep, settings: SettingsD
 def login(
     body: Credentials, request: Request, response: Response, db: DbDep, settings: SettingsDep
 ) -> UserOut:
+    """Limits count per address and per (account, address): guessing from one address stops
+    after `login_attempts`, and nobody elsewhere can lock the owner out of their account."""
     limiter = request.app.state.login_limiter
-    keys = (f"ip:{request.client.host if request.client else '?'}", f"email:{body.email}")
-    wait = limiter.retry_after(*keys)
+    address = _address(request)
+    keys = (f"ip:{address}", f"account:{body.email} ip:{address}")
+    wait = limiter.try_attempt(*keys)
     if wait:
-        raise HTTPException(
-            429, f"too many failed logins: try again in {wait} s", {"Retry-After": str(wait)}
-        )
+        raise _too_many(wait, "failed logins")
     user = crud.get_user_by_email(db, body.email)
+    db.commit()  # no connection held while argon2 runs (~0.1 s, queued behind other hashes)
     if not verify_password(body.password, user.password_hash if user else None):
-        limiter.failed(*keys)
         raise HTTPException(401, "wrong e-mail or password")
     limiter.succeeded(*keys)
     _set_session(response, crud.create_session(db, user, settings.session_days), settings)

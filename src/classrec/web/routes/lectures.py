@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import re
+import time
 import unicodedata
 from pathlib import Path
 
+import anyio
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
@@ -18,15 +21,19 @@ from classrec.errors import ClassRecError
 from classrec.outputs import format_segments
 from classrec.speech_only import CutList, PauseOptions, cut_media, keep_ranges, snap
 from classrec.web import analysis, crud, storage
+from classrec.web.config import Settings
 from classrec.web.deps import (
     DbDep,
     LectureDep,
     SettingsDep,
+    ShortUserDep,
     UserDep,
     ViewableLectureDep,
     lecture_files,
+    used_bytes,
 )
-from classrec.web.models import Lecture, new_id
+from classrec.web.limits import LimitReached
+from classrec.web.models import Lecture, User, new_id
 from classrec.web.schemas import LectureCreate, LectureOut, LectureUpdate
 
 router = APIRouter(prefix="/api/lectures", tags=["lectures"])
@@ -68,19 +75,34 @@ def create_live(body: LectureCreate, user: UserDep, db: DbDep) -> Lecture:
     return crud.create_lecture(db, user, body.title.strip(), "live", status="recording")
 
 
-async def _receive_upload(request: Request, target: Path, limit: int) -> None:
-    """Stream the body to `target`, stopping as soon as it passes `limit` bytes."""
-    too_large = HTTPException(413, f"file is larger than the {limit // 2**20} MB upload limit")
+async def _receive_upload(
+    request: Request, target: Path, limit: int, too_large: str, settings: Settings
+) -> None:
+    """Stream the body to `target`, stopping as soon as it passes `limit` bytes, waits
+    `upload_idle_s` for a byte, or averages under `upload_min_bytes_per_s` after that long (a
+    client sending 1 byte every 2 s would otherwise hold its slot and socket for months)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large
-    size = 0
+        raise HTTPException(413, too_large)
+    size, started, chunks = 0, time.monotonic(), request.stream()
     with open(target, "wb") as out:
-        async for chunk in request.stream():
+        while True:
+            try:
+                chunk = await asyncio.wait_for(anext(chunks), settings.upload_idle_s)
+            except StopAsyncIteration:
+                break
+            except asyncio.TimeoutError:
+                raise HTTPException(408, "the upload stalled: send the file again") from None
             size += len(chunk)
             if size > limit:
-                raise too_large
+                raise HTTPException(413, too_large)
             out.write(chunk)
+            elapsed = time.monotonic() - started
+            if (
+                elapsed > settings.upload_idle_s
+                and size < elapsed * settings.upload_min_bytes_per_s
+            ):
+                raise HTTPException(408, "the upload is too slow: try a faster connection")
     if size == 0:
         raise HTTPException(400, "empty upload: choose an audio or video file")
 
@@ -88,31 +110,66 @@ async def _receive_upload(request: Request, target: Path, limit: int) -> None:
 @router.post("/upload", response_model=LectureOut, status_code=201)
 async def upload(
     request: Request,
-    user: UserDep,
+    user: ShortUserDep,
     settings: SettingsDep,
     filename: str = Query("", max_length=1000),
     title: str = Query("", max_length=200),
 ) -> Lecture:
     """Upload a recording as the raw request body (any format the decoder reads); it is decoded
-    and analysed before the response, so a non-audio file is refused here, with nothing kept."""
+    and analysed before the response, so a non-audio file is refused here, with nothing kept.
+    No database session is held while the body arrives or is analysed; each user has
+    `uploads_per_user` slots, and analyses run `cpu_slots` at a time."""
+    try:
+        with request.app.state.upload_slots.hold(user.id):
+            return await _upload(request, user, settings, display_name(filename), title)
+    except LimitReached as exc:
+        raise HTTPException(429, str(exc)) from None
+
+
+async def _upload(
+    request: Request, user: User, settings: Settings, name: str, title: str
+) -> Lecture:
+    quota_left = settings.user_quota_bytes - await run_in_threadpool(used_bytes, request, user)
+    if quota_left < settings.max_upload_bytes:
+        limit, too_large = (
+            quota_left,
+            f"your {settings.user_quota_mb} MB of storage is full: delete lectures first",
+        )
+    else:
+        limit, too_large = (
+            settings.max_upload_bytes,
+            f"file is larger than the {settings.max_upload_mb} MB upload limit",
+        )
     lecture_id = new_id()
     files = storage.LectureFiles.of(settings.lectures_dir, lecture_id)
     files.root.mkdir(parents=True)
     try:
-        await _receive_upload(request, files.original, settings.max_upload_bytes)
-        duration, ratio = await run_in_threadpool(analysis.process_upload, files.original, files)
-    except ClassRecError:
+        await _receive_upload(request, files.original, limit, too_large, settings)
+        decode_limit = analysis.upload_limit(settings, files.original.stat().st_size, quota_left)
+        async with request.app.state.analysis_slots:
+            duration, ratio = await run_in_threadpool(
+                analysis.process_upload, files.original, files, decode_limit
+            )
+    except analysis.TooMuchAudio as exc:
         files.remove()
-        raise HTTPException(415, "this file has no audio the server can decode") from None
+        raise HTTPException(413, str(exc)) from None
+    except ClassRecError as exc:  # the decoder's reason, without the server's file name
+        files.remove()
+        reason = str(exc).removeprefix(f"{files.original}: ")
+        raise HTTPException(
+            415, f"this file has no audio the server can decode: {reason}"
+        ) from None
+    except ClientDisconnect:  # the client went away: nothing to answer, nothing kept
+        files.remove()
+        raise HTTPException(400, "the upload was cut off") from None
     except OSError as exc:
         files.remove()
         if exc.errno in DISK_FULL:  # a clear answer, not a 500; nothing half-stored is kept
             raise HTTPException(507, "the server's storage is full: nothing was stored") from None
         raise
-    except (HTTPException, ClientDisconnect, Exception):
+    except BaseException:
         files.remove()
         raise
-    name = display_name(filename)
     try:
         return await run_in_threadpool(
             _store_upload, request, user.id, lecture_id, name, title, duration, ratio
@@ -159,8 +216,9 @@ def rename(body: LectureUpdate, lecture: LectureDep) -> Lecture:
 
 @router.delete("/{lecture_id}", status_code=204)
 def delete(lecture: LectureDep, request: Request, db: DbDep, settings: SettingsDep) -> None:
-    if lecture.id in request.app.state.hub.streams:
-        raise HTTPException(409, "this lecture is being recorded: stop it first")
+    """Delete a lecture and its files; a live stream of it is closed first (an abandoned
+    recording must not be undeletable, and a connected client is told)."""
+    anyio.from_thread.run(request.app.state.hub.drop, lecture.id)
     lecture_files(settings, lecture).remove()
     db.delete(lecture)
 

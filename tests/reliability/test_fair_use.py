@@ -1,0 +1,332 @@
+"""One hostile account against the others (issue 12): slow uploads, live floods, decompression
+bombs, abandoned sockets, password-hash floods, limiter tricks and lockouts. Each test runs the
+attack (tests/reliability/attacks.py), reports its figures and asserts that another user is not
+hurt; docs/reliability.md has the figures before and after the fixes."""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import subprocess
+import time
+import wave
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from attacks import (
+    flood,
+    latencies,
+    logged_in,
+    open_slow_uploads,
+    p99,
+    record_realtime,
+    rss_mb,
+    trickle,
+    while_running,
+    ws_open,
+)
+from conftest import ServerProcess, report, signup
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+from web.test_live import frame, new_lecture
+
+from classrec.web import create_app
+from classrec.web.auth import LoginLimiter
+from classrec.web.config import Settings
+
+PASSWORD = "correct horse"
+
+
+def start_server(tmp_path: Path, **env: str) -> ServerProcess:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        server = ServerProcess(tmp_path / "data")
+        server.start()
+    return server
+
+
+@pytest.fixture
+def real_server(tmp_path: Path):  # noqa: ANN201
+    server = start_server(tmp_path, CLASSREC_UPLOAD_IDLE_S="5")
+    yield server
+    server.stop()
+
+
+def audio_bytes(server: ServerProcess, lecture_id: str) -> int:
+    path = server.data_dir / "lectures" / lecture_id / "audio.wav"
+    return path.stat().st_size if path.is_file() else 0
+
+
+# -- 1 -----------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_slow_uploads_do_not_starve_other_users(real_server: ServerProcess) -> None:
+    alice = logged_in(real_server.url, "alice@example.org")
+    bob = logged_in(real_server.url, "bob@example.org")
+    sockets = open_slow_uploads(alice, 16)
+    answers, waits = while_running(
+        lambda: trickle(sockets, seconds=14),
+        lambda: latencies(bob, "/api/lectures", seconds=8),
+    )
+    login = time.monotonic()
+    logged_in(real_server.url, "bob@example.org")
+    login = time.monotonic() - login
+    report("1 slow uploads", uploads=16, answers=answers, other_user_p99_s=round(p99(waits), 3),
+           other_user_requests=len(waits), other_user_login_s=round(login, 2))  # fmt: skip
+    assert p99(waits) < 1 and login < 5
+    assert answers.get(429) == 14 and answers.get(408) == 2  # 2 slots, then a read timeout
+
+
+# -- 2 -----------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_one_live_socket_cannot_stall_the_others(real_server: ServerProcess, lecture_pcm) -> None:  # noqa: ANN001
+    alice = logged_in(real_server.url, "alice@example.org")
+    bob = logged_in(real_server.url, "bob@example.org")
+    attacker_id, attacker = ws_open(real_server.url, alice, "flood")
+    _, victim = ws_open(real_server.url, bob, "victim")
+    pcm = lecture_pcm[: len(lecture_pcm) // 4096 * 4096]
+
+    def victim_side() -> tuple[dict, list[float]]:
+        with ThreadPoolExecutor(1) as pool:
+            recording = pool.submit(record_realtime, victim, pcm)
+            waits = latencies(bob, "/api/lectures", seconds=8)
+            return recording.result(), waits
+
+    started = time.monotonic()
+    sent, (recorded, waits) = while_running(lambda: flood(attacker, 10), victim_side)
+    elapsed = time.monotonic() - started
+    stored = audio_bytes(real_server, attacker_id)
+    report("2 live flood", attacker_sent_mb=round(sent / 1e6, 1), attacker_stored_mb=round(
+        stored / 1e6, 2), seconds=round(elapsed, 1), server_rss_mb=round(rss_mb(
+        real_server.proc.pid)), other_user_p99_s=round(p99(waits), 3), **recorded)  # fmt: skip
+    assert recorded["windows_with_probability"] == recorded["windows"]
+    assert recorded["ended_with"] == "stopped" and recorded["ack_p99_s"] < 1
+    assert p99(waits) < 1
+    assert stored <= 32000 * (30 + 2 * elapsed) + 256 * 1024  # burst + 2x real time
+
+
+@pytest.fixture
+def bomb_app(tmp_path: Path):  # noqa: ANN201 - default limits, uploads up to 5 MB
+    return create_app(Settings(data_dir=tmp_path / "data", max_upload_mb=5))
+
+
+@pytest.fixture
+def small_app(tmp_path: Path):  # noqa: ANN201
+    settings = Settings(data_dir=tmp_path / "data", max_upload_mb=5, login_attempts=3,
+                        max_recording_minutes=1, live_burst_s=300, streams_per_user=3,
+                        user_quota_mb=2)  # fmt: skip
+    return create_app(settings)
+
+
+def test_recordings_have_a_length_limit_and_users_a_stream_limit(small_app, lecture_pcm) -> None:  # noqa: ANN001
+    with TestClient(small_app) as client:
+        signup(client, "alice@example.org")
+        minute = (lecture_pcm * 7)[: 60 * 32000 + 4096]
+        lecture = new_lecture(client)
+        with client.websocket_connect(f"/api/lectures/{lecture}/live") as ws:
+            ws.receive_json()
+            with pytest.raises(WebSocketDisconnect) as closed:
+                for offset in range(0, len(minute), 64 * 1024):
+                    ws.send_bytes(frame(minute, offset, 64 * 1024))
+                while ws.receive_json()["type"] != "error":
+                    pass
+                ws.receive_json()
+        assert closed.value.code == 4413
+        assert (small_app.state.settings.lectures_dir / lecture / "audio.wav").stat().st_size <= (
+            60 * 32000 + 44
+        )
+        ids = [new_lecture(client) for _ in range(4)]
+        sockets = [client.websocket_connect(f"/api/lectures/{i}/live") for i in ids]
+        for ws in sockets[:3]:
+            ws.__enter__()
+            assert ws.receive_json()["type"] == "ready"
+        with pytest.raises(WebSocketDisconnect) as refused, sockets[3] as ws:
+            ws.receive_json()
+            ws.receive_json()
+        for ws in sockets[:3]:
+            ws.__exit__(None, None, None)
+    report("2 limits", recording_close=closed.value.code, fourth_stream_close=refused.value.code)
+    assert refused.value.code == 4429
+
+
+# -- 3 -----------------------------------------------------------------------------------------
+def wav_declaring(rate: int, samples: int) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\x01\x00" * samples)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def silent_flac(tmp_path_factory) -> bytes:  # noqa: ANN001
+    """Two hours of digital silence as FLAC (32 kB that decode to 230 MB)."""
+    path = tmp_path_factory.mktemp("bomb") / "silence.flac"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono",
+                    "-t", "7200", "-c:a", "flac", "-sample_fmt", "s16", "-frame_size", "65535",
+                    str(path)], check=True)  # fmt: skip
+    return path.read_bytes()
+
+
+def test_decompression_bombs_stop_early_with_a_clear_answer(bomb_app, silent_flac) -> None:  # noqa: ANN001
+    bombs = {
+        "2 h silent FLAC": ("silence.flac", silent_flac),
+        "WAV 1 Hz x 64k samples": ("one.wav", wav_declaring(1, 64000)),
+        "WAV 3 Hz x 64k samples": ("three.wav", wav_declaring(3, 64000)),
+    }
+    figures, details = {}, {}
+    with TestClient(bomb_app) as client:
+        signup(client, "alice@example.org")
+        for name, (filename, data) in bombs.items():
+            started = time.monotonic()
+            r = client.post(f"/api/lectures/upload?filename={filename}", content=data)
+            figures[name] = (len(data), r.status_code, round(time.monotonic() - started, 1))
+            details[name] = r.json().get("detail")
+            assert r.status_code in {413, 415}, (name, r.text)
+            assert time.monotonic() - started < 15, name
+        stored = list(bomb_app.state.settings.lectures_dir.iterdir())
+    report("3 decompression bombs", **{k: f"{b} B -> {c} in {s} s ({details[k]})"
+                                       for k, (b, c, s) in figures.items()})  # fmt: skip
+    assert stored == []
+
+
+def test_storage_quota_stops_uploads(small_app) -> None:  # noqa: ANN001
+    lecture = (Path(__file__).resolve().parents[1] / "fixtures" / "lecture.flac").read_bytes()
+    with TestClient(small_app) as client:
+        signup(client, "alice@example.org")
+        codes = [client.post("/api/lectures/upload?filename=a.flac", content=lecture)
+                 for _ in range(6)]  # fmt: skip
+        used = sum(f.stat().st_size for f in small_app.state.settings.lectures_dir.rglob("*"))
+    report("3 quota", quota_mb=2, answers=[r.status_code for r in codes], used_mb=used / 2**20)
+    assert codes[0].status_code == 201 and codes[-1].status_code == 413
+    assert "storage" in codes[-1].json()["detail"] and used <= 2 * 2**20
+
+
+# -- 4 -----------------------------------------------------------------------------------------
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_abandoned_streams_hold_no_files_and_stay_deletable(small_app, lecture_pcm) -> None:  # noqa: ANN001
+    with TestClient(small_app) as client:
+        signup(client, "alice@example.org")
+        ids = [new_lecture(client) for _ in range(30)]
+        before = open_fds()
+        for lecture in ids:
+            with client.websocket_connect(f"/api/lectures/{lecture}/live") as ws:
+                ws.receive_json()
+                ws.send_bytes(frame(lecture_pcm, 0))
+                ws.send_text('{"type": "ping"}')
+                while ws.receive_json()["type"] != "pong":
+                    pass
+        time.sleep(0.5)
+        after = open_fds()
+        deleted = [client.delete(f"/api/lectures/{i}").status_code for i in ids[-3:]]
+        streams = len(small_app.state.hub.streams)
+    report("4 abandoned sockets", sockets=30, open_files_before=before, open_files_after=after,
+           delete_answers=deleted, streams_kept=streams)  # fmt: skip
+    assert after - before < 10
+    assert deleted == [204] * 3 and streams == 0
+
+
+# -- 5, 6 ------------------------------------------------------------------------------------
+def anonymous(url: str, address: str | None = None) -> httpx.Client:
+    http = httpx.Client(base_url=url, timeout=120)
+    http.get("/health")
+    http.headers["x-csrf-token"] = http.cookies["classrec_csrf"]
+    if address:
+        http.headers["x-forwarded-for"] = address
+    return http
+
+
+@pytest.mark.slow
+def test_password_hash_floods_and_limiter_tricks(real_server: ServerProcess) -> None:
+    url = real_server.url
+    bob = logged_in(url, "bob@example.org")
+    logged_in(url, "alice@example.org")
+    attacker = anonymous(url)
+
+    def hammer() -> Counter:
+        def one(i: int) -> int:
+            body = {"email": f"new{i}@example.org" if i % 2 else "alice@example.org",
+                    "password": "wrong password"}  # fmt: skip
+            path = "/api/auth/signup" if i % 2 else "/api/auth/login"
+            return attacker.post(path, json=body).status_code
+
+        with ThreadPoolExecutor(80) as pool:
+            return Counter(pool.map(one, range(80)))
+
+    codes, waits = while_running(hammer, lambda: latencies(bob, "/api/auth/me", seconds=6))
+    rss = rss_mb(real_server.proc.pid)
+    spoofed = [anonymous(url, f"10.0.0.{i}").post("/api/auth/login", json={
+        "email": "alice@example.org", "password": "wrong password"}).status_code
+        for i in range(8)]  # fmt: skip
+    report("5 argon2 flood", requests=80, answers=dict(codes), server_rss_mb=round(rss),
+           other_user_p99_s=round(p99(waits), 3))  # fmt: skip
+    report("6 forwarded-for", answers=spoofed)
+    assert p99(waits) < 1 and 500 not in codes
+    assert codes[401] <= 5 and codes[201] <= 10  # the address's login and signup limits
+    assert 401 not in spoofed  # the address was already over its limit: headers do not help
+
+
+def test_a_successful_login_does_not_reset_the_address(app) -> None:  # noqa: ANN001
+    with TestClient(app) as mallory:
+        signup(mallory, "mallory@example.org")
+        for i in range(12):  # each from its own address (sign-ups are limited per address)
+            signup(TestClient(app, client=(f"10.1.0.{i}", 1000)), f"victim{i}@example.org")
+        guesses = 0
+        for i in range(12):
+            r = mallory.post("/api/auth/login", json={"email": f"victim{i}@example.org",
+                                                      "password": "guess 1234"})  # fmt: skip
+            guesses += r.status_code == 401
+            mallory.post("/api/auth/login", json={"email": "mallory@example.org",
+                                                  "password": PASSWORD})  # fmt: skip
+    report("6 reset by own login", guesses_checked=guesses, limit=3)
+    assert guesses <= 3
+
+
+# -- 7 -----------------------------------------------------------------------------------------
+def test_nobody_elsewhere_can_lock_an_owner_out(app) -> None:  # noqa: ANN001
+    with TestClient(app, client=("10.0.0.1", 1000)) as attacker:
+        signup(attacker, "alice@example.org")
+        attacker.cookies.clear()
+        attacker.get("/health")
+        attacker.headers["x-csrf-token"] = attacker.cookies["classrec_csrf"]
+        bad = {"email": "alice@example.org", "password": "wrong password"}
+        codes = [attacker.post("/api/auth/login", json=bad).status_code for _ in range(5)]
+        owner = TestClient(app, client=("10.0.0.2", 1000))
+        owner.get("/health")
+        owner.headers["x-csrf-token"] = owner.cookies["classrec_csrf"]
+        good = owner.post("/api/auth/login", json={**bad, "password": PASSWORD}).status_code
+    report("7 lockout", attacker=codes, owner_elsewhere=good)
+    assert codes[-1] == 429 and good == 200
+
+
+def test_signup_does_not_tell_existing_emails_by_time(app) -> None:  # noqa: ANN001
+    def timed(client: TestClient, email: str) -> float:
+        started = time.perf_counter()
+        client.post("/api/auth/signup", json={"email": email, "password": PASSWORD})
+        return time.perf_counter() - started
+
+    with TestClient(app, client=("10.0.0.3", 1000)) as client:
+        signup(client, "alice@example.org")
+        existing = statistics.median(timed(client, "alice@example.org") for _ in range(4))
+        new = statistics.median(timed(client, f"n{i}@example.org") for i in range(4))
+    report("7 signup timing", existing_ms=round(existing * 1000), new_ms=round(new * 1000))
+    assert existing > new / 2
+
+
+def test_limiter_memory_is_bounded() -> None:
+    limiter = LoginLimiter(attempts=3, window_s=0.05)
+    for i in range(1000):
+        limiter.try_attempt("ip:a", f"account:{i}@example.org ip:a")
+    time.sleep(0.1)
+    limiter.try_attempt("ip:b")
+    report("low: limiter memory", keys_after_1000_emails=len(limiter))
+    assert len(limiter) < 100
