@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from classrec.errors import ClassRecError
+from classrec.pipeline import detect_file
 from classrec.segments import (
     Segment,
     VadOptions,
-    detect_file,
     drop_short,
     hysteresis,
     merge_gaps,

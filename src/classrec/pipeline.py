@@ -1,4 +1,4 @@
-"""Audio in memory → probabilities → segments, in one call, for arrays of any shape and rate.
+"""Audio → probabilities → segments: arrays of any shape and rate in one call, files in blocks.
 
     >>> import classrec
     >>> samples = classrec.audio.load_audio("talk.mp3")      # or any array you already hold
@@ -13,13 +13,15 @@ shape that could be read two ways is refused rather than guessed.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import soxr
 
-from classrec.audio import MAX_CHANNELS, MIN_SAMPLE_RATE
+from classrec.audio import MAX_CHANNELS, MIN_SAMPLE_RATE, iter_blocks
 from classrec.errors import ClassRecError
-from classrec.features import WINDOW_SAMPLES
+from classrec.features import WINDOW_SAMPLES, window_samples
 from classrec.model import Detector, as_samples
 from classrec.segments import Segment, VadOptions, speech_segments
 
@@ -140,3 +142,43 @@ def detect(
     if sample_indices:
         return [seg.to_samples(rate) for seg in segments]
     return segments
+
+
+# -- files ---------------------------------------------------------------------------------------
+def file_probabilities(
+    path: str | Path,
+    sample_rate: int = 16000,
+    detector: Detector | None = None,
+    on_block: Callable[[np.ndarray], None] | None = None,
+) -> tuple[np.ndarray, float]:
+    """(probability per 32 ms window, duration in s) for a file, decoded block by block.
+
+    Blocks hold whole windows, and the recurrent state is carried between them, so the result
+    equals `Detector.probabilities` on the whole signal while memory stays bounded. `on_block`
+    sees each block of samples (progress bars, waveform envelopes).
+    """
+    det = detector if detector is not None else shared_detector(sample_rate)
+    if det.sample_rate != sample_rate:
+        raise ClassRecError(f"detector runs at {det.sample_rate} Hz, asked for {sample_rate} Hz")
+    size = window_samples(sample_rate)
+    state = det.initial_state(1)
+    parts, total = [], 0
+    for block in iter_blocks(path, sample_rate, block_samples=size * 1024):
+        parts.append(det.probabilities(block, state))
+        total += len(block)
+        if on_block is not None:
+            on_block(block)
+    return np.concatenate(parts), total / sample_rate
+
+
+def detect_file(
+    path: str | Path,
+    options: VadOptions = VadOptions(),  # noqa: B008
+    sample_rate: int = 16000,
+    detector: Detector | None = None,
+    on_block: Callable[[np.ndarray], None] | None = None,
+) -> tuple[list[Segment], np.ndarray, float]:
+    """(speech segments, probabilities, duration in s) for an audio or video file."""
+    probs, duration = file_probabilities(path, sample_rate, detector, on_block)
+    window_s = window_samples(sample_rate) / sample_rate
+    return speech_segments(probs, options, window_s, duration), probs, duration

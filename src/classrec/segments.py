@@ -5,22 +5,19 @@
 Runs are half-open window index ranges [first, stop); windows are `window_s` seconds long, so
 window i covers [i * window_s, (i + 1) * window_s). Only `pad` leaves the window grid (seconds).
 Gaps are merged before short runs are dropped, so a word split by a short dip is not lost.
+Pure: no audio, no model (classrec.pipeline gets probabilities from files and arrays).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from classrec.audio import iter_blocks
 from classrec.auto_threshold import AUTO, AutoThreshold
 from classrec.errors import ClassRecError
-from classrec.features import WINDOW_SECONDS, window_samples
-from classrec.model import Detector
+from classrec.features import WINDOW_SECONDS
 
 Run = tuple[int, int]
 """Half-open range of window indices [first, stop) judged speech."""
@@ -260,41 +257,11 @@ def speech_segments(
     return split_long(segments, probs, window_s, options.max_speech_s)
 
 
-# -- whole files ---------------------------------------------------------------------------------
-def file_probabilities(
-    path: str | Path,
-    sample_rate: int = 16000,
-    detector: Detector | None = None,
-    on_block: Callable[[np.ndarray], None] | None = None,
-) -> tuple[np.ndarray, float]:
-    """(probability per 32 ms window, duration in s) for a file, decoded block by block.
+def __getattr__(name: str) -> object:
+    """`file_probabilities` and `detect_file` moved to classrec.pipeline (this module does no
+    I/O); the old import path keeps working."""
+    if name in ("file_probabilities", "detect_file"):
+        from classrec import pipeline
 
-    Blocks hold whole windows, and the recurrent state is carried between them, so the result
-    equals `Detector.probabilities` on the whole signal while memory stays bounded. `on_block`
-    sees each block of samples (progress bars, waveform envelopes).
-    """
-    det = detector if detector is not None else Detector(sample_rate)
-    if det.sample_rate != sample_rate:
-        raise ClassRecError(f"detector runs at {det.sample_rate} Hz, asked for {sample_rate} Hz")
-    size = window_samples(sample_rate)
-    state = det.initial_state(1)
-    parts, total = [], 0
-    for block in iter_blocks(path, sample_rate, block_samples=size * 1024):
-        parts.append(det.probabilities(block, state))
-        total += len(block)
-        if on_block is not None:
-            on_block(block)
-    return np.concatenate(parts), total / sample_rate
-
-
-def detect_file(
-    path: str | Path,
-    options: VadOptions = VadOptions(),  # noqa: B008
-    sample_rate: int = 16000,
-    detector: Detector | None = None,
-    on_block: Callable[[np.ndarray], None] | None = None,
-) -> tuple[list[Segment], np.ndarray, float]:
-    """(speech segments, probabilities, duration in s) for an audio or video file."""
-    probs, duration = file_probabilities(path, sample_rate, detector, on_block)
-    window_s = window_samples(sample_rate) / sample_rate
-    return speech_segments(probs, options, window_s, duration), probs, duration
+        return getattr(pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
