@@ -2,8 +2,8 @@
 
     >>> import classrec
     >>> samples = classrec.audio.load_audio("talk.mp3")      # or any array you already hold
-    >>> classrec.detect(samples, sample_rate=16000)          # [Segment(start=0.962, end=4.606), …]
-    >>> classrec.detect(stereo_44k, sample_rate=44100, sample_indices=True)  # [(42424, 203134), …]
+    >>> classrec.detect(samples, sample_rate=16000)          # [Segment(start=0.962, end=…), …]
+    >>> classrec.detect(stereo_44k, sample_rate=44100, sample_indices=True)  # [(42424, …), …]
 
 Every in-memory entry point (`detect`, `probabilities`, `Stream.push`) reads its input through
 `as_mono`, so `(n,)`, `(1, n)`, `(n, channels)` and `(channels, n)` mean the same everywhere and a
@@ -45,7 +45,7 @@ def model_rate(input_rate: int) -> int:
 def check_rate(sample_rate: object) -> int:
     """`sample_rate` as an int in Hz, or a ClassRecError saying what is accepted."""
     if isinstance(sample_rate, (bool, np.bool_)) or not isinstance(
-        sample_rate, (int, np.integer, float)
+        sample_rate, (int, float, np.integer, np.floating)
     ):
         raise ClassRecError(f"sample_rate must be a number of Hz, got {sample_rate!r}")
     if sample_rate != int(sample_rate) or not MIN_SAMPLE_RATE <= sample_rate <= MAX_INPUT_RATE:
