@@ -1,9 +1,9 @@
 """ClassRec VAD: tells speech from silence and noise with an LSTM that remembers across windows.
 
-    >>> import classrec
-    >>> classrec.detect(samples, sample_rate=44100)     # [Segment(start=0.962, end=4.606), …]
-    >>> classrec.probabilities(samples, sample_rate=44100)   # one per 32 ms window
-    >>> stream = classrec.Stream(input_rate=48000)      # live: push chunks, get events
+>>> import classrec
+>>> classrec.detect(samples, sample_rate=44100)     # [Segment(start=…, end=…), …] in seconds
+>>> classrec.probabilities(samples, sample_rate=44100)   # one per 32 ms window
+>>> stream = classrec.Stream(input_rate=48000)      # live: push chunks, get events
 """
 
 from classrec.errors import ClassRecError
