@@ -59,7 +59,8 @@ def _parse(text: str, fmt: str, recording: str | None) -> list[Segment]:
             return [Segment(float(a), float(b)) for a, b in data["speech"]]
     if fmt == "audacity":
         rows = [line.split("\t") for line in text.splitlines() if line.strip()]
-        return [Segment(float(r[0]), float(r[1])) for r in rows if not r[0].startswith("\\")]
+        regions = [Segment(float(r[0]), float(r[1])) for r in rows if not r[0].startswith("\\")]
+        return [r for r in regions if r.end != r.start]  # point labels mark no speech
     return parse_segments(text, fmt)
 
 
