@@ -144,14 +144,18 @@ def test_live_events_find_the_lecture_speech(lecture_16k: np.ndarray) -> None:
 def test_multichannel_chunks_keep_every_sample(lecture_16k: np.ndarray) -> None:
     whole = Detector().probabilities(lecture_16k)
     stereo = np.stack([lecture_16k, lecture_16k], axis=1)  # (n, 2)
-    for layout in ("(1, n)", "(n, 2)", "(2, n)"):
+    layouts = {
+        "(1, n)": lambda i, j: lecture_16k[None, i:j],
+        "(n, 2)": lambda i, j: stereo[i:j],
+        "(2, n)": lambda i, j: stereo[i:j].T,
+    }
+    for name, chunk in layouts.items():
         stream, probs = Stream(), []
-        for i in range(0, len(lecture_16k), 1601):  # odd sizes: the last chunk is (2, 2)-like
-            chunk = {"(1, n)": lecture_16k[None, i : i + 1601], "(n, 2)": stereo[i : i + 1601]}
-            probs.append(stream.push(chunk.get(layout, stereo[i : i + 1601].T))[0])
+        for i in range(0, len(lecture_16k), 1601):
+            probs.append(stream.push(chunk(i, i + 1601))[0])
         probs.append(stream.flush()[0])
-        assert stream.time == pytest.approx(len(lecture_16k) / 16000), layout
-        np.testing.assert_allclose(np.concatenate(probs), whole, atol=1e-5, err_msg=layout)
+        assert stream.time == pytest.approx(len(lecture_16k) / 16000), name
+        np.testing.assert_allclose(np.concatenate(probs), whole, atol=1e-5, err_msg=name)
 
 
 def test_a_short_stereo_chunk_follows_the_streams_layout() -> None:
