@@ -43,7 +43,7 @@ def test_noise_only_has_no_speech(sets: dict) -> None:
 def test_one_command_prints_the_threshold_table(capsys, corpus: Path) -> None:
     assert benchmark.main(["--data", str(corpus), "--thresholds", "auto,0.6"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    sets = 1 + len(benchmark.SNR_BANDS_DB) + 1
+    sets = 1 + len(benchmark.SNR_BANDS_DB) + len(benchmark.ROOM_SNRS_DB) + 1
     assert len(lines) == 2 + 2 * sets
     noise_rows = [line for line in lines if line.startswith("| noise-only |")]
     assert [row.split("|")[3].strip() for row in noise_rows] == ["auto", "0.6"]

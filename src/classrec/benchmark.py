@@ -4,6 +4,9 @@ Built from the corpus (`--data`, default ../shared/data), the same every run (fi
   dev          split=dev: 32 real recordings labelled by people or forced alignment (quiet rooms)
   dev@SNR      the same recordings with a noise kept out of training added at SNR dB (20 … -5),
                the speech level measured over the labelled speech only
+  room@SNR     the dev recordings one after another as one 6.7-minute recording, as recorded
+               (room@infdB) and under one steady noise kept out of training (dishes) at 5 dB:
+               long enough for threshold="auto" to settle
   noise-only   every noise and music file kept out of training, at a fixed peak level: no speech,
                so each detected segment is a false alarm
 
@@ -18,6 +21,7 @@ prints the table that compares threshold="auto" with fixed thresholds (docs/cli.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +43,8 @@ SNR_BANDS_DB = (20, 10, 5, 0, -5)
 SEED = 2024
 NOISE_PEAK = 0.3
 """Peak level of the noise-only recordings (as in `classrec evaluate`)."""
+ROOM_SNRS_DB = (math.inf, 5)
+"""The long one-room recording as recorded (inf) and under ROOM_NOISE at 5 dB."""
 ROOM_NOISE = "noise/pyroomacoustics-doing_the_dishes.flac"
 """The steady noise under the long 'room' recording (kept out of training)."""
 MIN_LOOP_S = 3.0
@@ -120,9 +126,10 @@ def room_recording(data: Path, snr_db: float, noise: str = ROOM_NOISE) -> Record
     whole = [len(r.samples) // WINDOW_SAMPLES[RATE] for r in dev]  # whole windows of each
     samples = [r.samples[: n * WINDOW_SAMPLES[RATE]] for r, n in zip(dev, whole, strict=True)]
     labels = [r.labels[:n] for r, n in zip(dev, whole, strict=True)]
-    room = Recording("dev-room", np.concatenate(samples), np.concatenate(labels))
-    bed = load_audio(Path(data) / noise, RATE)
-    return mix(room, bed, snr_db, 0)
+    room = Recording("room", np.concatenate(samples), np.concatenate(labels))
+    if math.isinf(snr_db):
+        return Recording("room@infdB", room.samples, room.labels)
+    return mix(room, load_audio(Path(data) / noise, RATE), snr_db, 0)
 
 
 def write_recording(rec: Recording, folder: Path) -> Path:
@@ -153,7 +160,13 @@ def benchmark_sets(data: Path, noisy: bool = True) -> dict[str, list[Recording]]
     if not noisy:
         return {"dev": dev}
     noises = unseen_noises(data)
-    return {"dev": dev, **noisy_sets(dev, noises), "noise-only": noise_only_set(noises)}
+    rooms = {f"room@{snr:g}dB": [room_recording(data, snr)] for snr in ROOM_SNRS_DB}
+    return {
+        "dev": dev,
+        **noisy_sets(dev, noises),
+        **rooms,
+        "noise-only": noise_only_set(noises),
+    }
 
 
 # -- scoring segmentation options on the sets ----------------------------------------------------

@@ -138,7 +138,8 @@ def hysteresis(
     `speaking` is the flag before the first window, so a stream can continue where it stopped.
     """
     probs = np.asarray(probs, dtype=np.float32)
-    ons, offs = np.broadcast_to(on, probs.shape), np.broadcast_to(off, probs.shape)
+    # thresholds in float32 too, so a probability equal to the threshold counts as reaching it
+    ons, offs = (np.broadcast_to(np.float32(t), probs.shape) for t in (on, off))
     flags = np.empty(len(probs), dtype=bool)
     for i, (p, a, b) in enumerate(zip(probs, ons, offs, strict=True)):
         speaking = bool(p >= b) if speaking else bool(p >= a)
