@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -15,7 +16,8 @@ import test_audio
 from test_audio import BAD, ENCODINGS, LECTURE, ffmpeg
 from test_segments import FOUND_S, assert_matches_regions
 
-from classrec.cli import build_parser, main
+from classrec.audio import iter_blocks, probe_duration
+from classrec.cli import build_parser, main, seconds_bar
 from classrec.outputs import FORMATS, parse_segments
 from classrec.segments import Segment, detect_file
 
@@ -130,7 +132,11 @@ def test_help_everywhere_has_examples(capsys) -> None:
 
 def test_debug_shows_the_traceback(capsys, tmp_path: Path) -> None:
     code, _, err = run(capsys, "detect", tmp_path / "nope.wav", "--debug")
-    assert code == 1 and "Traceback" in err and err.rstrip().endswith("nope.wav: no such file")
+    assert (
+        code == 1
+        and "Traceback" in err
+        and err.rstrip().endswith("nope.wav: no such file or folder")
+    )
 
 
 @pytest.mark.slow
@@ -154,3 +160,77 @@ def test_ctrl_c_leaves_no_partial_output(tmp_path: Path) -> None:
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err
     assert list(out.parent.iterdir()) == []
+
+
+def test_jobs_must_be_positive(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["detect", str(LECTURE), "--jobs", "0"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--jobs: must be a whole number >= 1, got '0'" in err
+
+
+def test_missing_input_folder_is_named_missing(capsys, tmp_path: Path) -> None:
+    code, _, err = run(capsys, "detect", tmp_path / "recordings", "-o", tmp_path / "out")
+    assert (
+        code == 1 and err == f"classrec: error: {tmp_path / 'recordings'}: no such file or folder\n"
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_output_the_file_system_refuses_is_one_line(capsys) -> None:
+    """/proc passes permission checks (as root too) but refuses new files: found before the work,
+    said plainly."""
+    code, _, err = run(capsys, "detect", LECTURE, "-o", "/proc/out.json")
+    assert code == 1 and err.startswith("classrec: error: /proc/out.json: cannot write there (")
+    assert err.count("\n") == 1 and "Error" not in err
+
+
+def test_output_type_and_range_checked_before_decoding(capsys, tmp_path, bad_files) -> None:
+    broken = bad_files["text.wav"]  # decoding fails: each message shows its check came first
+    code, _, err = run(capsys, "speech-only", broken, tmp_path / "out.xyz")
+    assert code == 1 and "out.xyz: cannot write audio in a '.xyz' file" in err
+    code, _, err = run(capsys, "plot", broken, "-o", tmp_path / "plot.xyz")
+    assert code == 1 and "plot.xyz: cannot draw that file type; use one of" in err and ".png" in err
+    code, _, err = run(
+        capsys, "plot", broken, "-o", tmp_path / "p.png", "--start", "5", "--end", "2"
+    )
+    assert code == 1 and "--start/--end: need 0 <= start < end" in err
+    code, _, err = run(capsys, "plot", LECTURE, "-o", tmp_path / "p.png", "--start", "20")
+    assert code == 1 and "--start 20.0: the file ends at 9.9 s" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_evaluate_on_a_base_install_names_the_extra() -> None:
+    """A base install has no scipy; `sys.modules[name] = None` makes importing it fail as then."""
+    code = (
+        "import sys; sys.modules['scipy'] = None; from classrec.cli import main; "
+        "sys.exit(main(['evaluate', '--data', '.']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr == "classrec: error: evaluate needs scipy: pip install 'classrec[peers]'\n"
+
+
+def test_dash_reads_standard_input() -> None:
+    with LECTURE.open("rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "classrec", "detect", "-", "--format", "json"],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+        )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["file"] == "stdin"
+    assert parse_segments(done.stdout, "json") == [Segment(**s.as_dict()) for s in EXPECTED]
+
+
+def test_progress_never_shows_a_negative_eta() -> None:
+    """The header's duration can be short of what decodes (`[00:19<-00:00]` before)."""
+    out = io.StringIO()
+    bar, advance = seconds_bar(probe_duration(LECTURE) - 0.5, "lecture", out)
+    for block in iter_blocks(LECTURE, 16000, block_samples=1600):
+        advance(len(block) / 16000)
+    bar.close()
+    shown = out.getvalue()
+    assert "<-" not in shown and "10/10 s" in shown

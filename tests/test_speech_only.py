@@ -104,3 +104,26 @@ def test_speech_only_refuses_its_input_and_existing_outputs(tmp_path: Path) -> N
     with pytest.raises(ClassRecError, match="already exists"):
         speech_only(LECTURE, out)
     assert out.read_bytes() == b"keep me"
+
+
+def test_non_utf8_title_tag_and_cutting_progress(tmp_path: Path) -> None:
+    """A damaged (Latin-1) title tag must not fail the cutting pass; the pass reports progress
+    in seconds of source audio."""
+    tagged = tmp_path / "tagged.flac"
+    ffmpeg("-i", LECTURE, "-metadata", "title=caf\udce9", tagged)
+    seen: list[float] = []
+    cuts = speech_only(tagged, tmp_path / "short.flac", on_cut=seen.append)
+    assert len(seen) > 10 and sum(seen) == pytest.approx(cuts.duration_s, abs=0.01)
+    assert len(load_audio(tmp_path / "short.flac")) == pytest.approx(cuts.kept_s * 16000, abs=2)
+
+
+def test_output_type_and_stdin_refused_before_detection(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.wav"
+    broken.write_text("not audio")  # had detection run first, the error would be about this
+    with pytest.raises(ClassRecError, match=r"out\.xyz: cannot write audio in a '\.xyz' file"):
+        speech_only(broken, tmp_path / "out.xyz")
+    with pytest.raises(ClassRecError, match=r"out\.png: cannot write audio"):
+        speech_only(broken, tmp_path / "out.png")
+    with pytest.raises(ClassRecError, match="reads its input twice"):
+        speech_only("-", tmp_path / "out.wav")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.wav"]

@@ -20,11 +20,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from classrec.audio import MEDIA_EXTENSIONS, probe_duration
+from classrec.audio import MEDIA_EXTENSIONS, STDIN, probe_duration
 from classrec.auto_threshold import parse_threshold
 from classrec.compare import add_compare_parser
 from classrec.errors import ClassRecError
@@ -122,16 +123,53 @@ def _subparser(sub, name: str, help: str, examples: str) -> argparse.ArgumentPar
     return parser
 
 
-def progress_bar(total: float, unit: str, desc: str) -> tqdm:
-    """tqdm on stderr, shown only when stderr is a terminal (quiet in logs and pipes)."""
-    return tqdm(total=total or None, unit=unit, desc=desc, disable=not sys.stderr.isatty())
+def progress_bar(total: float, unit: str, desc: str, file: TextIO | None = None) -> tqdm:
+    """tqdm on stderr, shown only when stderr is a terminal (quiet in logs and pipes); on
+    `file` when one is given."""
+    disable = file is None and not sys.stderr.isatty()
+    return tqdm(total=total or None, unit=unit, desc=desc, file=file, disable=disable)
+
+
+def seconds_bar(
+    total_s: float, desc: str, file: TextIO | None = None
+) -> tuple[tqdm, Callable[[float], None]]:
+    """A seconds-of-audio progress bar and the function advancing it by some seconds.
+
+    `total_s` comes from the header and can be short of what decodes: the total grows with the
+    count instead of the ETA going negative (`[00:19<-00:00]`)."""
+    bar = progress_bar(total_s, "s", desc, file)
+    bar.bar_format = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]"
+    if not bar.total:
+        bar.bar_format = "{desc}: {n:.0f} s [{elapsed}]"
+
+    def advance(seconds: float) -> None:
+        if bar.total and bar.n + seconds > bar.total:
+            bar.total = bar.n + seconds
+        bar.update(seconds)
+
+    return bar, advance
 
 
 def _file_progress(path: Path, sample_rate: int) -> tuple[tqdm, Callable]:
     """A seconds-of-audio progress bar for one long file, and the block callback feeding it."""
-    bar = progress_bar(round(probe_duration(path)), "s", path.name)
-    bar.bar_format = "{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}]"
-    return bar, lambda block: bar.update(len(block) / sample_rate)
+    bar, advance = seconds_bar(probe_duration(path), _display_name(path))
+    return bar, lambda block: advance(len(block) / sample_rate)
+
+
+def _display_name(path: Path) -> str:
+    """The input's name in outputs and progress bars ("stdin" for -)."""
+    return "stdin" if str(path) == STDIN else path.name
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (`--jobs 0` would start no worker)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
 
 
 # -- detect --------------------------------------------------------------------------------------
@@ -150,7 +188,13 @@ def media_files(inputs: Iterable[str]) -> list[tuple[Path, Path]]:
     found = []
     for name in inputs:
         path = Path(name)
-        if path.is_dir():
+        if name == STDIN:
+            if len(inputs) > 1:
+                raise ClassRecError("- (standard input) must be the only input")
+            found.append((path, Path(".")))
+        elif not path.exists():
+            raise ClassRecError(f"{path}: no such file or folder")
+        elif path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.suffix.lower() in MEDIA_EXTENSIONS)
             if not files:
                 raise ClassRecError(f"{path}: folder contains no audio or video files")
@@ -190,7 +234,7 @@ def _detect_one(job: Job, fmt: str, options: VadOptions, rate: int, force: bool,
     finally:
         if progress is not None:
             progress.close()
-    text = format_segments(segments, fmt, job.source.name)
+    text = format_segments(segments, fmt, _display_name(job.source))
     if job.dest is None:
         return text
     write_atomic(job.dest, text, force)
@@ -249,7 +293,11 @@ def run_detect(args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         return 0
     for folder in {job.dest.parent for job in jobs}:
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            what = f"cannot create the output folder ({exc.strerror})"
+            raise ClassRecError(f"{folder}: {what}") from None
     failed = 0
     workers = max(1, min(args.jobs or os.cpu_count() or 1, len(jobs)))
     bar = progress_bar(len(jobs), "file", "detect")
@@ -278,7 +326,9 @@ def add_detect_parser(sub) -> None:
     p.add_argument("inputs", nargs="+", metavar="FILE|DIR", help="audio/video files or folders")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (json)")
     p.add_argument("-o", "--output", help="output file (one input) or folder (several)")
-    p.add_argument("--jobs", type=int, help="files processed in parallel (default: all cores)")
+    p.add_argument(
+        "--jobs", type=positive_int, help="files processed in parallel (default: all cores)"
+    )
     p.add_argument(
         "--engine",
         choices=["local", "ray"],
@@ -324,7 +374,15 @@ def run_speech_only(args: argparse.Namespace) -> int:
 
     pauses = PauseOptions(args.keep_pause_ms, args.pause_ms, args.pause_ratio)
     progress, on_block = _file_progress(Path(args.input), args.sample_rate)
-    with progress:
+    cutting: list[tuple[tqdm, Callable[[float], None]]] = []
+
+    def on_cut(seconds: float) -> None:  # the second pass gets its own bar when it starts
+        if not cutting:
+            progress.close()
+            cutting.append(seconds_bar(probe_duration(args.input), "cutting"))
+        cutting[0][1](seconds)
+
+    try:
         result = speech_only(
             args.input,
             args.output,
@@ -334,7 +392,11 @@ def run_speech_only(args: argparse.Namespace) -> int:
             force=args.force,
             cut_list=not args.no_cut_list,
             on_block=on_block,
+            on_cut=on_cut,
         )
+    finally:
+        for bar in [progress, *(bar for bar, _ in cutting)]:
+            bar.close()
     print(result.summary(), file=sys.stderr)
     return 0
 
@@ -366,6 +428,7 @@ def run_plot(args: argparse.Namespace) -> int:
 
     check_writable(args.output, args.force)
     source, rate = Path(args.input), args.sample_rate
+    _check_plot_request(args.output, args.start, args.end, probe_duration(source))
     progress, on_block = _file_progress(source, rate)
     with progress:
         plot_file(
@@ -379,6 +442,21 @@ def run_plot(args: argparse.Namespace) -> int:
             force=args.force,
         )
     return 0
+
+
+def _check_plot_request(output: str, start: float, end: float | None, duration: float) -> None:
+    """Refuse, before decoding, an image type matplotlib cannot write or a --start/--end (s)
+    that shows nothing (`duration` 0.0: unknown)."""
+    from matplotlib.figure import Figure
+
+    kinds = Figure().canvas.get_supported_filetypes()
+    if Path(output).suffix.lower().lstrip(".") not in kinds:
+        choices = " ".join(f".{k}" for k in sorted(kinds))
+        raise ClassRecError(f"{output}: cannot draw that file type; use one of {choices}")
+    if start < 0 or (end is not None and end <= start):
+        raise ClassRecError(f"--start/--end: need 0 <= start < end, got {start} and {end}")
+    if duration and start >= duration:
+        raise ClassRecError(f"--start {start}: the file ends at {duration:.1f} s")
 
 
 def add_plot_parser(sub) -> None:
@@ -433,6 +511,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXTRAS = {
+    "scipy": "peers",
+    "onnxruntime": "fast",
+    "webrtcvad": "peers",
+    "ten_vad": "peers",
+    "matplotlib": "plot",
+    "fastapi": "web",
+    "uvicorn": "web",
+    "sqlalchemy": "web",
+    "ray": "ray",
+    "torch": "train",
+}
+"""Optional dependency (top-level module) → the extra of pyproject.toml that installs it."""
+
+
+def _missing_extra(command: str, exc: ModuleNotFoundError) -> str:
+    """One line saying what a command lacks and how to install it."""
+    module = (exc.name or "").split(".")[0]
+    extra = EXTRAS.get(module)
+    if extra is None:
+        return f"{command} needs the Python module {module!r}, which is not installed"
+    return f"{command} needs {module}: pip install 'classrec[{extra}]'"
+
+
 def _version() -> str:
     from classrec import __version__
 
@@ -453,6 +555,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; no partial output was left", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"{PROG}: error: {_missing_extra(args.command, exc)}", file=sys.stderr)
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

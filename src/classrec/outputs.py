@@ -153,8 +153,8 @@ def check_writable(path: str | Path, force: bool = False) -> Path:
     folder = path.parent
     if not folder.is_dir():
         raise ClassRecError(f"{path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ClassRecError(f"{path}: folder {folder} is not writable")
+    with atomic_path(path, keep=False):  # really create a file there: /proc or a read-only
+        pass  # disk pass os.access for root, and would fail only after the work
     return path
 
 
@@ -175,16 +175,25 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
+def atomic_path(path: Path, keep: bool = True) -> Iterator[Path]:
     """A temporary path beside `path` (same suffix, so tools pick the right format) that is
-    renamed to `path` when the block succeeds and deleted when it fails or is interrupted."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    renamed to `path` when the block succeeds (`keep`) and deleted when it fails or is
+    interrupted. A file system that refuses the file gives one ClassRecError line."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise ClassRecError(f"{path}: cannot write there ({exc.strerror})") from None
+    renamed = False
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; outputs are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        if keep:
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; outputs are ordinary
+            os.replace(tmp, path)
+            renamed = True
+    except OSError as exc:
+        raise ClassRecError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        if not renamed:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

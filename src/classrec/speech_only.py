@@ -21,6 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from classrec.audio import STDIN, audio_stream, open_media
 from classrec.errors import ClassRecError
 from classrec.outputs import atomic_path, check_writable, write_atomic
 from classrec.segments import Segment, VadOptions, detect_file
@@ -217,13 +218,16 @@ def _open_streams(inp, out, want_video: bool):
     return a_in, a_out, v_in, v_out
 
 
-def cut_media(source: Path, dest: Path, cuts: CutList) -> None:
+def cut_media(
+    source: Path, dest: Path, cuts: CutList, on_audio: Callable[[float], None] | None = None
+) -> None:
     """Write the kept ranges of `source` to `dest` (format from its suffix) in one pass.
 
     Audio is cut to the sample; video frames are kept when their time falls in a kept range and
-    re-timed by the same map, so both stay in sync."""
+    re-timed by the same map, so both stay in sync. `on_audio` sees the seconds of source audio
+    each decoded frame covered (progress)."""
     cutter = _Cutter(cuts)
-    with av.open(str(source)) as inp, av.open(str(dest), "w") as out:
+    with open_media(source) as inp, av.open(str(dest), "w") as out:
         a_in, a_out, v_in, v_out = _open_streams(inp, out, cuts.fps is not None)
         to_float = av.AudioResampler(format="flt", layout=a_in.codec_context.layout.name)
         audio_start = _start_s(a_in)
@@ -233,6 +237,8 @@ def cut_media(source: Path, dest: Path, cuts: CutList) -> None:
                 if packet.stream is a_in:
                     for f in to_float.resample(frame):
                         first = _cut_audio(f, first, cutter, a_out, out)
+                    if on_audio is not None:
+                        on_audio(frame.samples / frame.sample_rate)
                 elif (t := cutter.out_time((frame.time or 0.0) - audio_start)) is not None:
                     pts = round(t * 1000)
                     if pts > last_pts:
@@ -263,13 +269,13 @@ def _cut_audio(frame: av.AudioFrame, first: int, cutter: _Cutter, a_out, out) ->
 def _media_info(path: Path) -> tuple[int, float | None, float]:
     """(audio rate in Hz, video frames per second or None, video's first frame time relative to
     the audio's start in s)."""
-    with av.open(str(path)) as c:
-        rate = c.streams.audio[0].rate
+    with open_media(path) as c:
+        a = audio_stream(c, path)
         if not c.streams.video:
-            return rate, None, 0.0
-        v, a = c.streams.video[0], c.streams.audio[0]
+            return a.rate, None, 0.0
+        v = c.streams.video[0]
         fps = float(v.average_rate or v.guessed_rate or 25)
-        return rate, fps, _start_s(v) - _start_s(a)
+        return a.rate, fps, _start_s(v) - _start_s(a)
 
 
 def _start_s(stream: av.stream.Stream) -> float:
@@ -277,6 +283,21 @@ def _start_s(stream: av.stream.Stream) -> float:
     if stream.start_time is None or stream.time_base is None:
         return 0.0
     return float(stream.start_time * stream.time_base)
+
+
+def check_output_format(output: Path) -> None:
+    """Refuse, before any work, an output whose suffix names no container PyAV can write audio
+    to (`.xyz`, `.txt`, `.png`)."""
+    try:
+        with av.open(str(output), "w") as container:  # creates no file until a packet is written
+            codec = container.default_audio_codec
+    except ValueError:
+        codec = None
+    if codec in (None, "none"):
+        raise ClassRecError(
+            f"{output}: cannot write audio in a '{output.suffix}' file; "
+            "use an audio or video suffix such as .wav, .flac, .opus, .m4a or .mp4"
+        )
 
 
 def cut_paths(output: Path) -> tuple[Path, Path]:
@@ -293,14 +314,19 @@ def speech_only(
     force: bool = False,
     cut_list: bool = True,
     on_block: Callable[[np.ndarray], None] | None = None,
+    on_cut: Callable[[float], None] | None = None,
 ) -> CutList:
     """Detect speech in `source`, write only the speech (and kept pauses) to `output`, and the
     cut list beside it. Returns the cut list. Outputs are checked before the work starts and
-    written atomically. `on_block` sees each decoded block of the detection pass (progress)."""
+    written atomically. `on_block` sees each decoded block of the detection pass, `on_cut` the
+    seconds of source audio the cutting pass has done (progress)."""
+    if str(source) == STDIN:
+        raise ClassRecError("speech-only reads its input twice (detect, then cut): give a file")
     source, output = Path(source), Path(output)
     extra = cut_paths(output) if cut_list else ()
     for path in (output, *extra):
         check_writable(path, force)
+    check_output_format(output)
     if output.resolve() == source.resolve():
         raise ClassRecError(f"{output}: is the input; choose another output file")
     det = shared_detector(sample_rate)
@@ -314,7 +340,7 @@ def speech_only(
     cuts = CutList(source.name, ranges, duration, rate, fps if wants_video else None)
     try:
         with atomic_path(check_writable(output, force)) as tmp:
-            cut_media(source, tmp, cuts)
+            cut_media(source, tmp, cuts, on_cut)
     except av.FFmpegError as exc:
         raise ClassRecError(f"{output}: cannot write ({exc.__class__.__name__}: {exc})") from None
     if cut_list:
