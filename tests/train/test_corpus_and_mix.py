@@ -21,7 +21,7 @@ def _regions_to_windows(regions, n):
     return np.any([(centres >= s) & (centres < e) for s, e in regions], axis=0)
 
 
-def test_clean_labels_are_frame_tight_with_soft_hangover():
+def test_clean_labels_are_frame_tight_without_hangover():
     class Vad:  # says speech for windows 2-9 of a signal whose energy is at 3-7 (smoothing)
         def probabilities(self, audio):
             return (np.arange(len(audio) // WINDOW) >= 2) & (np.arange(len(audio) // WINDOW) < 10)
@@ -29,7 +29,7 @@ def test_clean_labels_are_frame_tight_with_soft_hangover():
     audio = np.full(14 * WINDOW, 1e-4, np.float32)
     audio[3 * WINDOW : 7 * WINDOW] = np.sin(np.arange(4 * WINDOW) * 0.3)
     labels = clean_speech_labels(audio, Vad())
-    assert labels.tolist() == [0, 0, 1, 1, 1, 1, 1, 1, 1, 0.5, 0, 0, 0, 0]
+    assert labels.tolist() == [0, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
 
 
 def test_short_pauses_are_bridged_and_islands_dropped():

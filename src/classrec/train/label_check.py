@@ -32,8 +32,7 @@ def rules(audio: np.ndarray, silero) -> dict[str, np.ndarray]:
         "energy alone (held-out rule)": EnergyLabeller()
         .probabilities(audio)[:n]
         .astype(np.float32),
-        "v2 rule: Silero, soft 0.5 where energy is at the floor": v2,
-        "v2 rule, its full-weight (1.0) windows only": (v2 >= 1).astype(np.float32),
+        "v2 rule: Silero trimmed by energy": v2,
     }
 
 

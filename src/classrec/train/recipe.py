@@ -66,7 +66,7 @@ class TrainConfig:
     def data_key(self) -> str:
         """Identifies the generated dataset, so several architectures can share one."""
         fields = (
-            4,
+            5,
             self.seed,
             self.train_clips,
             self.val_clips,
