@@ -1,7 +1,7 @@
 PYTHON ?= python3
 DATA ?= ../shared/data
 
-.PHONY: install install-dev run test test-fast lint audit train evaluate memory bench readme
+.PHONY: install install-dev run test test-fast lint audit train train-smoke label-check evaluate memory bench readme
 
 install:
 	$(PYTHON) -m pip install -e '.[web,fast]'
@@ -29,8 +29,14 @@ audit:  # static security rules (ruff S) and known vulnerabilities in dependenci
 	$(PYTHON) -m ruff check src  # with the S (bandit) rules selected in pyproject.toml
 	$(PYTHON) tests/reliability/audit.py
 
-train:
-	$(PYTHON) -m classrec.train.recipe --data $(DATA) --ship
+train:  # the shipped model: 85 minutes of training on 2 cores, seeded
+	$(PYTHON) -m classrec.train.recipe --data $(DATA) --minutes 85 --ship
+
+train-smoke:  # the same recipe in 15 minutes, for CI-sized checks (not shipped)
+	$(PYTHON) -m classrec.train.recipe --data $(DATA) --minutes 12 --train-clips 2000 --out runs/smoke
+
+label-check:  # the training label rule against people's labels (split=dev), plotted
+	$(PYTHON) -m classrec.train.label_check --data $(DATA)
 
 evaluate:
 	$(PYTHON) -m classrec.evaluate evaluate --data $(DATA)

@@ -57,7 +57,7 @@ class TrainConfig:
     )
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    minutes: float = 40.0  # wall-time budget
+    minutes: float = 85.0  # wall-time budget
     epochs: int = 0  # if > 0, an epoch budget instead (same work for every architecture)
     threads: int = 2
     data: str = "../shared/data"
