@@ -200,15 +200,28 @@ def test_output_type_and_range_checked_before_decoding(capsys, tmp_path, bad_fil
     assert list(tmp_path.iterdir()) == []
 
 
-def test_evaluate_on_a_base_install_names_the_extra() -> None:
-    """A base install has no scipy; `sys.modules[name] = None` makes importing it fail as then."""
+@pytest.mark.parametrize(
+    ("module", "argv", "extra"),
+    [
+        ("scipy", "['evaluate', '--data', '.']", "peers"),
+        ("matplotlib", f"['plot', {str(LECTURE)!r}, '-o', 'never.png']", "plot"),
+    ],
+)
+def test_base_install_names_the_extra(tmp_path: Path, module: str, argv: str, extra: str) -> None:
+    """A base install has neither scipy nor matplotlib; `sys.modules[name] = None` makes
+    importing one fail as it does there."""
     code = (
-        "import sys; sys.modules['scipy'] = None; from classrec.cli import main; "
-        "sys.exit(main(['evaluate', '--data', '.']))"
+        f"import sys; sys.modules[{module!r}] = None; from classrec.cli import main; "
+        f"sys.exit(main({argv}))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path
+    )
+    command = argv.split("'")[1]
     assert done.returncode == 1
-    assert done.stderr == "classrec: error: evaluate needs scipy: pip install 'classrec[peers]'\n"
+    assert done.stderr == (
+        f"classrec: error: {command} needs {module}: pip install 'classrec[{extra}]'\n"
+    )
 
 
 def test_dash_reads_standard_input() -> None:
