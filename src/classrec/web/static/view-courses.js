@@ -56,6 +56,10 @@ function lectureItem(lecture, teacher, reload) {
 // The teacher's own lectures not yet in this course, to add one.
 async function addLectureForm(course, reload) {
   const mine = (await api("GET", "/api/lectures")).filter((l) => l.course_id !== course.id);
+  if (!mine.length) {
+    return h("p", { class: "muted" }, "All your lectures are in this course: record or upload "
+      + "another to add it.");
+  }
   const select = h("select", { id: "add-lecture" }, ...mine.map((l) =>
     h("option", { value: l.id }, l.title)));
   return h("form", { class: "row", onsubmit: async (e) => {
@@ -64,7 +68,7 @@ async function addLectureForm(course, reload) {
     await api("PUT", `/api/courses/${course.id}/lectures/${select.value}`);
     reload();
   } }, h("label", { class: "inline" }, "Add a lecture ", select),
-  h("button", { type: "submit", id: "add-lecture-button", disabled: !mine.length }, "Add"));
+  h("button", { type: "submit", id: "add-lecture-button" }, "Add"));
 }
 
 export async function courseView(id) {
