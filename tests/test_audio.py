@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from helpers import BAD, LECTURE, ffmpeg
 
 from classrec.audio import (
     DECODE_SECONDS,
@@ -26,101 +27,6 @@ from classrec.audio import (
     to_mono,
 )
 from classrec.errors import ClassRecError
-
-FIXTURES = Path(__file__).parent / "fixtures"
-LECTURE = FIXTURES / "lecture.flac"
-VIDEO = ["-f", "lavfi", "-i", "testsrc=s=64x48:r=5", "-shortest", "-pix_fmt", "yuv420p"]
-ENCODINGS = {  # name → (file name, ffmpeg output arguments)
-    "wav": ("lecture.wav", ["-c:a", "pcm_s16le"]),
-    "flac-44k-stereo": ("lecture-st.flac", ["-ar", "44100", "-ac", "2"]),
-    "mp3": ("lecture.mp3", ["-c:a", "libmp3lame"]),
-    "ogg": ("lecture.ogg", ["-c:a", "libvorbis"]),
-    "opus": ("lecture.opus", ["-c:a", "libopus"]),
-    "m4a": ("lecture.m4a", ["-c:a", "aac"]),
-    "webm": (
-        "lecture.webm",
-        [*VIDEO, "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libopus"],
-    ),
-    "mp4": ("lecture.mp4", [*VIDEO, "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"]),
-    "mkv": ("lecture.mkv", [*VIDEO, "-c:v", "mpeg4", "-c:a", "libvorbis", "-ac", "2"]),
-}
-
-
-def ffmpeg(*args: str | Path) -> None:
-    """Run the ffmpeg binary quietly (tests only: to make real files in every format)."""
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args)], check=True)
-
-
-@pytest.fixture(scope="session")
-def encoded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The lecture fixture encoded into each format (video ones with a test picture)."""
-    folder = tmp_path_factory.getbasetemp() / "encoded"  # shared with test_cli's alias
-    folder.mkdir(exist_ok=True)
-    out = {}
-    for name, (filename, args) in ENCODINGS.items():
-        if not (folder / filename).is_file():
-            ffmpeg("-i", LECTURE, *args, folder / filename)
-        out[name] = folder / filename
-    return out
-
-
-@pytest.fixture(scope="session")
-def bad_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One file for each way an input can be unusable."""
-    d = tmp_path_factory.getbasetemp() / "bad"  # shared with test_cli's alias
-    if d.is_dir():
-        return {name: d / name for name in BAD}
-    d.mkdir()
-    ffmpeg("-i", LECTURE, "-c:a", "pcm_s16le", d / "good.wav")
-    wav = (d / "good.wav").read_bytes()
-    flac, files = LECTURE.read_bytes(), {}
-
-    def put(name: str, data: bytes) -> None:
-        (d / name).write_bytes(data)
-        files[name] = d / name
-
-    put("empty.wav", b"")
-    put("text.wav", b"this is a text file renamed to .wav\n" * 20)
-    put("truncated.wav", wav[: len(wav) // 3])
-    put("truncated.flac", flac[: len(flac) // 2])
-    put("unknown-codec.wav", wav[:20] + (0x1234).to_bytes(2, "little") + wav[22:])
-    ffmpeg("-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "0", d / "zero.wav")
-    ffmpeg("-f", "lavfi", "-i", "testsrc=d=1:s=64x48", "-an", d / "silent-video.mp4")
-    nan = np.full(16000, np.nan, dtype=np.float32).tobytes()
-    (d / "nan.raw").write_bytes(nan)
-    ffmpeg(
-        "-f",
-        "f32le",
-        "-ar",
-        "16000",
-        "-ac",
-        "1",
-        "-i",
-        d / "nan.raw",
-        "-c:a",
-        "pcm_f32le",
-        d / "nan.wav",
-    )
-    ffmpeg("-i", LECTURE, "-c:a", "libmp3lame", d / "full.mp3")
-    mp3 = (d / "full.mp3").read_bytes()
-    put("truncated.mp3", mp3[: len(mp3) // 2])
-    files.update({n: d / n for n in ("zero.wav", "silent-video.mp4", "nan.wav")})
-    files["missing.wav"] = d / "missing.wav"
-    return files
-
-
-BAD = {  # file → what the one-line message must say
-    "missing.wav": "no such file",
-    "empty.wav": "empty",
-    "text.wav": "not a readable audio/video file",
-    "truncated.wav": "truncated",
-    "truncated.flac": "truncated",
-    "truncated.mp3": "truncated",
-    "unknown-codec.wav": "unsupported audio codec",
-    "zero.wav": "zero length",
-    "silent-video.mp4": "video with no audio stream",
-    "nan.wav": "NaN",
-}
 
 
 def test_every_format_decodes_to_the_same_signal(encoded: dict[str, Path]) -> None:

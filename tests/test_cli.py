@@ -12,16 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
-import test_audio
-from test_audio import BAD, ENCODINGS, LECTURE, ffmpeg
-from test_segments import FOUND_S, assert_matches_regions
+from helpers import BAD, ENCODINGS, FOUND_S, LECTURE, assert_matches_regions, ffmpeg
 
 from classrec.audio import iter_blocks, probe_duration
 from classrec.cli import build_parser, main, seconds_bar
 from classrec.outputs import FORMATS, parse_segments
 from classrec.segments import Segment, detect_file
 
-encoded, bad_files = test_audio.encoded, test_audio.bad_files  # the same fixtures
 REGIONS = json.loads((LECTURE.parent / "lecture.json").read_text())["speech"]
 EXPECTED = detect_file(LECTURE)[0]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from test_audio import LECTURE, ffmpeg
+from helpers import LECTURE, ffmpeg
 
 from classrec.audio import load_audio
 from classrec.errors import ClassRecError
