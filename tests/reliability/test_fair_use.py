@@ -72,12 +72,13 @@ def test_slow_uploads_do_not_starve_other_users(real_server: ServerProcess) -> N
         lambda: trickle(sockets, seconds=14),
         lambda: latencies(bob, "/api/lectures", seconds=8),
     )
-    login = time.monotonic()
-    logged_in(real_server.url, "bob@example.org")
-    login = time.monotonic() - login
+    started = time.monotonic()
+    login = login_status(real_server.url, "bob@example.org")
+    login_s = time.monotonic() - started
     report("1 slow uploads", uploads=16, answers=answers, other_user_p99_s=round(p99(waits), 3),
-           other_user_requests=len(waits), other_user_login_s=round(login, 2))  # fmt: skip
-    assert p99(waits) < 1 and login < 5
+           other_user_requests=len(waits), other_user_login=login,
+           other_user_login_s=round(login_s, 2))  # fmt: skip
+    assert p99(waits) < 1 and login == 200 and login_s < 5
     assert answers.get(429) == 14 and answers.get(408) == 2  # 2 slots, then a read timeout
 
 
@@ -188,11 +189,10 @@ def test_decompression_bombs_stop_early_with_a_clear_answer(bomb_app, silent_fla
             r = client.post(f"/api/lectures/upload?filename={filename}", content=data)
             figures[name] = (len(data), r.status_code, round(time.monotonic() - started, 1))
             details[name] = r.json().get("detail")
-            assert r.status_code in {413, 415}, (name, r.text)
-            assert time.monotonic() - started < 15, name
         stored = list(bomb_app.state.settings.lectures_dir.iterdir())
     report("3 decompression bombs", **{k: f"{b} B -> {c} in {s} s ({details[k]})"
                                        for k, (b, c, s) in figures.items()})  # fmt: skip
+    assert all(code in {413, 415} and seconds < 15 for _, code, seconds in figures.values())
     assert stored == []
 
 
@@ -245,6 +245,15 @@ def anonymous(url: str, address: str | None = None) -> httpx.Client:
     return http
 
 
+def login_status(url: str, email: str) -> int:
+    """A fresh browser's login answer (0: no answer, or no CSRF cookie to send one)."""
+    try:
+        return anonymous(url).post("/api/auth/login", json={"email": email, "password": PASSWORD})\
+            .status_code  # fmt: skip
+    except (httpx.HTTPError, KeyError):
+        return 0
+
+
 @pytest.mark.slow
 def test_password_hash_floods_and_limiter_tricks(real_server: ServerProcess) -> None:
     url = real_server.url
@@ -265,7 +274,7 @@ def test_password_hash_floods_and_limiter_tricks(real_server: ServerProcess) -> 
     codes, waits = while_running(hammer, lambda: latencies(bob, "/api/auth/me", seconds=6))
     rss = rss_mb(real_server.proc.pid)
     spoofed = [anonymous(url, f"10.0.0.{i}").post("/api/auth/login", json={
-        "email": "alice@example.org", "password": "wrong password"}).status_code
+        "email": "carol@example.org", "password": "wrong password"}).status_code
         for i in range(8)]  # fmt: skip
     report("5 argon2 flood", requests=80, answers=dict(codes), server_rss_mb=round(rss),
            other_user_p99_s=round(p99(waits), 3))  # fmt: skip
