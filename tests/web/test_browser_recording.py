@@ -68,6 +68,13 @@ def test_controls_follow_the_state(browser, module_server) -> None:  # noqa: ANN
     assert page.inner_text("#connection") == "closed"
     assert not visible(page, "#pause") and not visible(page, "#stop")
     assert page.is_disabled("#start")  # a new recording needs the microphone checked again
+    page.click("#mic-check")  # Stop → Start: a second lecture, recorded as the first
+    page.wait_for_selector("#start:not([disabled])")
+    page.click("#start")
+    page.wait_for_selector("#connection[data-state=connected]")
+    page.wait_for_timeout(1000)
+    second = stop_recording(page)
+    assert second["id"] != lecture["id"] and second["duration_s"] > 0.5
     assert not page.errors, page.errors
     page.context.close()
 

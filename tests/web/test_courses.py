@@ -131,3 +131,34 @@ def test_session_answers_visitors_without_error(app, client: TestClient) -> None
     assert answer.status_code == 200 and answer.json()["user"] is None
     assert answer.json()["max_upload_bytes"] == 1024 * 1024  # settings: max_upload_mb=1
     assert client.get("/api/session").json()["user"]["email"] == "alice@example.org"
+
+
+def test_migration_keeps_bookmarks_as_the_owners(tmp_path) -> None:  # noqa: ANN001
+    """A database made before courses (revision 0001) with a bookmark: after upgrading, the
+    bookmark belongs to the lecture's owner and the owner still sees it."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from classrec.web.db import MIGRATIONS_DIR, Database, migrate
+
+    db = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with db.engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "0001")
+        connection.execute(text(
+            "INSERT INTO users VALUES (7, 'old@example.org', 'x', '2025-01-01');"
+        ))  # fmt: skip
+        connection.execute(text(
+            "INSERT INTO lectures VALUES ('a1', 7, 'Old', 'upload', 'ready', NULL, 1.0, 0.5,"
+            " '2025-01-01')"
+        ))  # fmt: skip
+        connection.execute(text("INSERT INTO bookmarks VALUES (1, 'a1', 0.5, 'n', '2025-01-01')"))
+    migrate(db.engine)
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, user_id FROM bookmarks")).all()
+        lecture = connection.execute(text("SELECT course_id FROM lectures")).one()
+    assert rows == [(1, 7)] and lecture == (None,)
+    db.engine.dispose()

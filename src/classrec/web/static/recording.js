@@ -72,7 +72,7 @@ class Recording {
       return;
     }
     Object.assign(this, { lectureId: lecture.id, title: lecture.title, state: "recording",
-      speech: false, message: "" });
+      speech: false, message: "", probs: [], result: null, connection: "connecting" });
     this.uplink = new LiveUplink(lecture.id, {
       onProbs: (msg) => this.onProbs(msg),
       onState: (state, info) => this.onConnection(state, info),

@@ -41,12 +41,21 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_enrollments_user_id", "enrollments", ["user_id"])
-    with op.batch_alter_table("lectures") as batch:
-        batch.add_column(sa.Column("course_id", sa.Integer, nullable=True))
-        batch.create_foreign_key(
-            "fk_lectures_course_id", "courses", ["course_id"], ["id"], ondelete="SET NULL"
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite cannot add a constraint to a table, and a batch copy of `lectures` drops the old
+        # table, which with the app's foreign keys on deletes every bookmark (cascade). ADD
+        # COLUMN with the reference inline is what SQLite allows.
+        op.execute(
+            "ALTER TABLE lectures ADD COLUMN course_id INTEGER "
+            "REFERENCES courses (id) ON DELETE SET NULL"
         )
-        batch.create_index("ix_lectures_course_id", ["course_id"])
+    else:
+        op.add_column("lectures", sa.Column("course_id", sa.Integer, nullable=True))
+        op.create_foreign_key(
+            "fk_lectures_course_id", "lectures", "courses", ["course_id"], ["id"],
+            ondelete="SET NULL",
+        )  # fmt: skip
+    op.create_index("ix_lectures_course_id", "lectures", ["course_id"])
     with op.batch_alter_table("bookmarks") as batch:
         batch.add_column(sa.Column("user_id", sa.Integer, nullable=True))
     op.execute(
@@ -62,13 +71,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """From the command line only (`alembic -x url=... downgrade 0001`): its plain SQLite
+    connection has foreign keys off, so copying `lectures` without course_id keeps bookmarks."""
     with op.batch_alter_table("bookmarks") as batch:
         batch.drop_index("ix_bookmarks_user_id")
         batch.drop_constraint("fk_bookmarks_user_id", type_="foreignkey")
         batch.drop_column("user_id")
+    op.drop_index("ix_lectures_course_id", "lectures")
     with op.batch_alter_table("lectures") as batch:
-        batch.drop_index("ix_lectures_course_id")
-        batch.drop_constraint("fk_lectures_course_id", type_="foreignkey")
         batch.drop_column("course_id")
     op.drop_table("enrollments")
     op.drop_table("courses")
