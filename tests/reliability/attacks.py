@@ -166,6 +166,32 @@ def record_realtime(ws, pcm: bytes) -> dict:  # noqa: ANN001
     }
 
 
+def victim(url: str, http: httpx.Client, pcm: bytes, seconds: float = 8) -> dict:
+    """Another user during an attack: a live recording of `pcm` at real time and, meanwhile,
+    `GET /api/lectures` back to back for `seconds`. What it could not do is reported, not
+    raised, so a run against an unprotected server still measures."""
+    try:
+        _, ws = ws_open(url, http, "victim")
+    except Exception as exc:  # noqa: BLE001 - e.g. no database connection for 30 s
+        waits = latencies(http, "/api/lectures", seconds)
+        return {"victim_error": type(exc).__name__, "other_user_p99_s": round(p99(waits), 3)}
+    with ws, ThreadPoolExecutor(1) as pool:
+        recording = pool.submit(record_realtime, ws, pcm)
+        waits = latencies(http, "/api/lectures", seconds)
+        recorded = recording.result()
+    return {**recorded, "other_user_p99_s": round(p99(waits), 3), "other_user_requests": len(waits)}
+
+
+def unhurt(figures: dict) -> bool:
+    """The victim's recording got every window's probability in time and its requests p99 < 1 s."""
+    return (
+        figures.get("windows_with_probability", -1) == figures.get("windows")
+        and figures.get("ended_with") == "stopped"
+        and figures.get("ack_p99_s", 99) < 1
+        and figures["other_user_p99_s"] < 1
+    )
+
+
 def fd_count(pid: int) -> int:
     from pathlib import Path
 
