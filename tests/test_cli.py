@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from helpers import BAD, ENCODINGS, FOUND_S, LECTURE, assert_matches_regions, ffmpeg
+from threadpoolctl import threadpool_info
 
 from classrec.audio import iter_blocks, probe_duration
-from classrec.cli import build_parser, main, seconds_bar
+from classrec.cli import COMMANDS, build_parser, main, register, seconds_bar
 from classrec.outputs import FORMATS, parse_segments
 from classrec.segments import Segment, detect_file
 
@@ -247,3 +248,28 @@ def test_progress_never_shows_a_negative_eta() -> None:
     bar.close()
     shown = out.getvalue()
     assert "<-" not in shown and "10/10 s" in shown
+
+
+def _blas_threads() -> int:
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+def test_commands_run_with_one_blas_thread(capsys) -> None:
+    """Extra BLAS threads only spin on the detector's small products (a 1-hour file: 3.4 s of
+    model CPU with 2 threads on a busy 2-core machine, 0.6 s with 1). A command registered the
+    way plugins are sees the limit; it is lifted after."""
+    before, seen = _blas_threads(), []
+
+    def probe(args) -> int:  # the detector runs here, as in detect
+        seen.append((_blas_threads(), detect_file(LECTURE)[0]))
+        return 0
+
+    def add_probe_parser(sub) -> None:
+        sub.add_parser("blas-probe").set_defaults(run=probe)
+
+    register(add_probe_parser)
+    try:
+        assert main(["blas-probe"]) == 0
+    finally:
+        COMMANDS.remove(add_probe_parser)
+    assert seen == [(1, EXPECTED)] and _blas_threads() == before
