@@ -31,6 +31,7 @@ from classrec.compare import add_compare_parser
 from classrec.errors import ClassRecError
 from classrec.evaluate import add_parser as add_evaluate_parser
 from classrec.features import WINDOW_SAMPLES
+from classrec.finetune import add_finetune_parser
 from classrec.outputs import (
     FORMATS,
     check_writable,
@@ -484,6 +485,7 @@ COMMANDS: list[Callable] = [
     add_evaluate_parser,
     add_tune_parser,
     add_compare_parser,
+    add_finetune_parser,
 ]
 
 
