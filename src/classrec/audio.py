@@ -55,6 +55,13 @@ def _label(path: str | Path) -> str:
     return "stdin" if str(path) == STDIN else str(path)
 
 
+def _unreadable(name: str, decoded_s: float = 0.0) -> ClassRecError:
+    """The error for data FFmpeg cannot parse, `decoded_s` seconds in."""
+    where = f" after {decoded_s:.1f} s" if decoded_s else ""
+    hint = "; MP4/M4A/MOV need seeking: give the file, not a pipe" if name == "stdin" else ""
+    return _fail(name, f"not a readable audio/video file, or corrupt/truncated{where}{hint}")
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise _fail(path, "no such file")
@@ -83,7 +90,7 @@ def open_media(path: str | Path) -> Iterator[av.container.InputContainer]:
     except av.DecoderNotFoundError:
         raise _fail(name, "unsupported audio codec: convert it to WAV or FLAC first") from None
     except av.InvalidDataError:
-        raise _fail(name, "not a readable audio/video file, or corrupt/truncated") from None
+        raise _unreadable(name) from None
     except av.FFmpegError as exc:
         raise _fail(name, f"cannot decode audio ({exc.__class__.__name__}: {exc})") from None
 
@@ -204,10 +211,7 @@ def _decoded_blocks(
                 decoded += len(samples) / frame.sample_rate
                 yield samples, frame.sample_rate
         except av.InvalidDataError:
-            where = f" after {decoded:.1f} s" if decoded else ""
-            raise _fail(
-                name, f"not a readable audio/video file, or corrupt/truncated{where}"
-            ) from None
+            raise _unreadable(name, decoded) from None
     if decoded == 0.0:
         raise _fail(name, "contains no audio samples (zero length)")
     _check_complete(path, decoded, declared)
