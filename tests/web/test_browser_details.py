@@ -169,3 +169,32 @@ def test_upload_limit_is_shown_and_checked_before_sending(browser, module_server
     assert "the limit is 5.0 MB" in page.inner_text("#upload-status")
     assert sent == []  # refused before a byte was sent
     page.context.close()
+
+
+def test_timeline_keyboard_text_and_markers(browser, module_server) -> None:  # noqa: ANN001
+    url = module_server.url
+    page = new_page(browser)
+    sign_up_in_page(page, url, "keys@example.org")
+    lecture_id = uploaded_lecture(page, url)
+    regions = page.request.get(f"{url}/api/lectures/{lecture_id}/regions").json()["segments"]
+    page.focus("#skip-silence")
+    page.keyboard.press("Tab")  # the next stop is the first speech region
+    assert page.evaluate("document.activeElement.className") == "region"
+    for _ in regions[1:]:
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # the last region plays from its start
+    t = page.evaluate("document.querySelector('#player').currentTime")
+    assert regions[-1][0] > 0.5 and t == pytest.approx(regions[-1][0], abs=0.01)
+    page.click("#regions-text summary")
+    assert page.locator("#regions-text li").count() == len(regions)
+    for note in ("first", "second"):
+        page.fill("#bookmark-note", note)
+        page.click("#add-bookmark")
+        page.wait_for_function(
+            f"() => document.querySelectorAll('#bookmarks li').length > 0 && "
+            f"document.querySelector('#bookmarks').textContent.includes('{note}')"
+        )
+    assert page.locator("#timeline .marker").count() == 2
+    shot(page, "10-timeline")
+    assert not page.errors, page.errors
+    page.context.close()

@@ -18,14 +18,20 @@ export function skipTarget(segments, t, duration) {
   return duration;
 }
 
+const AXIS_TICKS = 4; // labelled times under the timeline, besides 0
+
 function timeline(regions, audio) {
   const duration = regions.duration_s || 1;
+  const at = (t) => `${Math.min(100, (t / duration) * 100)}%`;
   const playhead = h("div", { class: "playhead" });
-  const bar = h("div", { class: "timeline", id: "timeline", title: "click to seek" }, playhead);
+  const marks = h("div", { class: "marks" });
+  const bar = h("div", { class: "timeline", id: "timeline", title: "click to seek" }, playhead,
+    marks);
   for (const [start, end] of regions.segments) {
-    const block = h("div", { class: "region", dataset: { start, end },
-      title: `${clock(start)}–${clock(end)}` });
-    block.style.left = `${(start / duration) * 100}%`;
+    const block = h("button", { type: "button", class: "region", dataset: { start, end },
+      title: `${clock(start)}–${clock(end)}`,
+      "aria-label": `Play speech from ${clock(start)} to ${clock(end)}` });
+    block.style.left = at(start);
     block.style.width = `${Math.max(0.2, ((end - start) / duration) * 100)}%`;
     bar.append(block);
   }
@@ -35,6 +41,22 @@ function timeline(regions, audio) {
     audio.currentTime = region ? Number(region.dataset.start)
       : ((e.clientX - box.left) / box.width) * duration;
   });
+  const axis = h("div", { class: "axis", "aria-hidden": "true" },
+    ...Array.from({ length: AXIS_TICKS + 1 }, (_, k) => {
+      const tick = h("span", { class: "tick" }, clock((k / AXIS_TICKS) * regions.duration_s));
+      tick.style.left = at((k / AXIS_TICKS) * duration);
+      return tick;
+    }));
+  const asText = h("details", { id: "regions-text" },
+    h("summary", {}, "Speech regions as a list"),
+    h("ol", {}, ...regions.segments.map(([start, end]) =>
+      h("li", {}, `${clock(start)} – ${clock(end)} (${Math.round(end - start)} s)`))));
+  // Bookmarks drawn on the timeline (called whenever the list changes).
+  const showMarks = (list) => marks.replaceChildren(...list.map((m) => {
+    const mark = h("span", { class: "marker", title: `${clock(m.t)} ${m.note}` });
+    mark.style.left = at(m.t);
+    return mark;
+  }));
   const curve = h("canvas", { id: "curve", width: "900", height: "100",
     "aria-label": "speech probability over the lecture" });
   const curveHead = h("div", { class: "playhead" });
@@ -44,7 +66,7 @@ function timeline(regions, audio) {
     const left = `${Math.min(100, (t / duration) * 100)}%`;
     playhead.style.left = curveHead.style.left = left;
   };
-  return { bar, curve: wrap, move };
+  return { bar: h("div", {}, bar, axis), curve: wrap, asText, move, showMarks };
 }
 
 // Runs `step` on every animation frame while the audio plays, and once after a seek or pause.
@@ -69,12 +91,12 @@ function remembered(user, lecture) {
   return { saved, save: (values) => localStorage.setItem(key, JSON.stringify(values)) };
 }
 
-function bookmarks(lecture, audio) {
+function bookmarks(lecture, audio, showMarks) {
   const list = h("ul", { class: "bookmarks", id: "bookmarks" });
   const note = h("input", { id: "bookmark-note", maxlength: "2000", placeholder: "Note",
     "aria-label": "Bookmark note" });
   const base = `/api/lectures/${lecture.id}/bookmarks`;
-  const show = (marks) => list.replaceChildren(...marks.map((m) => h("li", {},
+  const item = (m) => h("li", {},
     h("button", { class: "link", onclick: () => { audio.currentTime = m.t; },
       "aria-label": `Play from ${clock(m.t)}` }, clock(m.t)),
     " ", h("span", {}, m.note), " ",
@@ -82,7 +104,11 @@ function bookmarks(lecture, audio) {
       onclick: async () => {
         await api("DELETE", `${base}/${m.id}`);
         show(await api("GET", base));
-      } }, "×"))));
+      } }, "×"));
+  const show = (marks) => {
+    list.replaceChildren(...marks.map(item));
+    showMarks(marks);
+  };
   const form = h("form", { class: "row", onsubmit: async (e) => {
     e.preventDefault();
     await api("POST", base, { t: audio.currentTime, note: note.value });
@@ -182,8 +208,8 @@ export async function lectureView(id, user) {
     audio,
     h("div", { class: "row" }, h("label", { class: "inline" }, "Speed ", speed),
       h("label", { class: "inline" }, skip, " Skip silence")),
-    h("h2", {}, "Speech timeline"), line.bar, line.curve,
-    bookmarks(lecture, audio), downloads(lecture)));
+    h("h2", {}, "Speech timeline"), line.bar, line.curve, line.asText,
+    bookmarks(lecture, audio, line.showMarks), downloads(lecture)));
   return () => {
     stopLoop();
     audio.pause();
