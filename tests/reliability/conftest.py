@@ -110,3 +110,21 @@ def fuzz() -> Iterator[FuzzRunner]:
     runner = FuzzRunner()
     yield runner
     runner.close()
+
+
+def start_server(tmp_path: Path, **env: str) -> ServerProcess:
+    """`python -m classrec.web` with these extra environment variables."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        proc = ServerProcess(tmp_path / "data")
+        proc.start()
+    return proc
+
+
+@pytest.fixture
+def real_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server whose uploads time out after 5 s without enough bytes (tests stay short)."""
+    proc = start_server(tmp_path, CLASSREC_UPLOAD_IDLE_S="5")
+    yield proc
+    proc.stop()

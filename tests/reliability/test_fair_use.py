@@ -40,22 +40,6 @@ from classrec.web.config import Settings
 PASSWORD = "correct horse"
 
 
-def start_server(tmp_path: Path, **env: str) -> ServerProcess:
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        server = ServerProcess(tmp_path / "data")
-        server.start()
-    return server
-
-
-@pytest.fixture
-def real_server(tmp_path: Path):  # noqa: ANN201
-    server = start_server(tmp_path, CLASSREC_UPLOAD_IDLE_S="5")
-    yield server
-    server.stop()
-
-
 def audio_bytes(server: ServerProcess, lecture_id: str) -> int:
     path = server.data_dir / "lectures" / lecture_id / "audio.wav"
     return path.stat().st_size if path.is_file() else 0
@@ -191,8 +175,11 @@ def test_eight_bombs_at_once_leave_others_unhurt(real_server, silent_flac, lectu
 
     def bombs() -> Counter:
         def one(_: int) -> int:
-            return alice.post("/api/lectures/upload?filename=s.flac", content=silent_flac)\
-                .status_code  # fmt: skip
+            try:
+                return alice.post("/api/lectures/upload?filename=s.flac", content=silent_flac)\
+                    .status_code  # fmt: skip
+            except httpx.HTTPError:  # no answer within the client's 60 s
+                return 0
 
         with ThreadPoolExecutor(8) as pool:
             return Counter(pool.map(one, range(8)))
@@ -277,7 +264,10 @@ def test_password_hash_floods_and_limiter_tricks(real_server: ServerProcess, lec
             body = {"email": f"new{i}@example.org" if i % 2 else "alice@example.org",
                     "password": "wrong password"}  # fmt: skip
             path = "/api/auth/signup" if i % 2 else "/api/auth/login"
-            return attacker.post(path, json=body).status_code
+            try:
+                return attacker.post(path, json=body).status_code
+            except httpx.HTTPError:  # reset or no answer within 120 s
+                return 0
 
         with ThreadPoolExecutor(80) as pool:
             return Counter(pool.map(one, range(80)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import uvicorn
 
 from classrec.web.app import create_app
@@ -11,6 +13,7 @@ from classrec.web.logs import setup_logging
 
 def main() -> None:
     settings = Settings.from_env()
+    os.umask(0o077)  # recordings, the database and logs readable by this user only
     setup_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),

@@ -30,6 +30,7 @@ def _prepare(settings: Settings, db: Database) -> None:
     """Blocking startup work: directories, schema, lectures a crash left half-recorded."""
     for directory in (settings.data_dir, settings.lectures_dir, settings.tmp_dir):
         directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o700)  # made 0755 by older versions: recordings are private
     migrate(db.engine)
     recovered = live.recover_interrupted(settings, db)
     log.info("ready", extra={"data_dir": str(settings.data_dir), "recovered": recovered})

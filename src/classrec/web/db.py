@@ -17,8 +17,12 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets WAL, foreign keys and cross-thread use (the threadpool needs it)."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        hide_parameters=True,  # an error's log record must not carry e-mails or password hashes
+    )
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI types vary

@@ -539,7 +539,7 @@ def _parse_binary(data: bytes, max_bytes: int) -> tuple[int, memoryview]:
 def _parse_text(text: str) -> str:
     try:
         kind = json.loads(text).get("type")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # RecursionError: [[[[... nested
         kind = None
     if not isinstance(kind, str) or kind not in {"stop", "ping"}:  # {"type": []} is unhashable
         raise ProtocolError(4400, "bad_message", 'text frames must be {"type": "stop" | "ping"}')

@@ -306,7 +306,7 @@ def _write_speech_only(
 ) -> None:
     """Cut the stored WAV to its speech (pauses shortened) with classrec.speech_only's steps,
     reusing the lecture's stored regions; no speech gives an empty WAV rather than an error."""
-    tmp = target.with_name("speech-only.part.wav")
+    tmp = target.with_name(f"speech-only.{new_id()}.part.wav")  # concurrent requests: own file
     if found:
         ranges = snap(keep_ranges(found, PauseOptions()), 1 / storage.SAMPLE_RATE)
         cuts = CutList(files.audio.name, ranges, duration, storage.SAMPLE_RATE)

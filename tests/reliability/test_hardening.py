@@ -1,0 +1,79 @@
+"""Issue 12's low findings in the server: a deeply nested text frame, private file modes,
+secrets in database errors, concurrent speech-only requests, a client gone mid-upload."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from attacks import logged_in, open_slow_uploads
+from conftest import LECTURE, ServerProcess, report
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from starlette.websockets import WebSocketDisconnect
+from web.test_live import new_lecture
+
+from classrec.web.db import make_engine
+
+
+def test_a_deeply_nested_text_frame_is_a_bad_message(client: TestClient) -> None:
+    lecture = new_lecture(client)
+    with client.websocket_connect(f"/api/lectures/{lecture}/live") as ws:
+        ws.receive_json()
+        ws.send_text("[" * 100_000)
+        message = ws.receive_json()
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    report("low: nested text frame", code=message["code"], close=closed.value.code)
+    assert message["code"] == "bad_message" and closed.value.code == 4400
+
+
+def test_database_errors_do_not_carry_the_values(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    with engine.begin() as db:
+        db.execute(text("CREATE TABLE users (email TEXT UNIQUE, password_hash TEXT)"))
+        row = {"e": "alice@example.org", "h": "$argon2id$secret-hash"}
+        db.execute(text("INSERT INTO users VALUES (:e, :h)"), row)
+        with pytest.raises(DBAPIError) as failed:
+            db.execute(text("INSERT INTO users VALUES (:e, :h)"), row)
+    assert "alice@example.org" not in str(failed.value) and "secret-hash" not in str(failed.value)
+
+
+def test_concurrent_speech_only_requests_all_succeed(client: TestClient) -> None:
+    lecture = client.post(
+        "/api/lectures/upload?filename=talk.flac", content=LECTURE.read_bytes()
+    ).json()["id"]
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(
+            pool.map(lambda _: client.get(f"/api/lectures/{lecture}/speech-only"), range(4))
+        )
+    report("low: speech-only x4", answers=[r.status_code for r in codes])
+    assert [r.status_code for r in codes] == [200] * 4
+    assert len({r.content for r in codes}) == 1
+
+
+@pytest.mark.slow
+def test_files_are_private_and_a_vanished_upload_logs_no_traceback(
+    real_server: ServerProcess,
+) -> None:
+    alice = logged_in(real_server.url, "alice@example.org")
+    r = alice.post("/api/lectures/upload?filename=talk.flac", content=LECTURE.read_bytes())
+    assert r.status_code == 201
+    (gone,) = open_slow_uploads(alice, 1)
+    gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")  # reset at close
+    gone.close()
+    time.sleep(1)
+    modes = {
+        str(p.relative_to(real_server.data_dir)): stat.S_IMODE(p.stat().st_mode)
+        for p in [real_server.data_dir, *real_server.data_dir.rglob("*")]
+    }
+    public = {name: oct(mode) for name, mode in modes.items() if mode & 0o077}
+    log = real_server.log.read_text()
+    report("low: file modes", files=len(modes), readable_by_others=len(public))
+    assert public == {}
+    assert "Traceback" not in log and "ClientDisconnect" not in log
