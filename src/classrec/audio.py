@@ -72,9 +72,23 @@ def _check_file(path: Path) -> None:
 
 
 @contextlib.contextmanager
+def media_errors(name: str) -> Iterator[None]:
+    """PyAV failures inside the block become one-line ClassRecErrors naming input `name`."""
+    try:
+        yield
+    except av.DecoderNotFoundError:
+        raise _fail(name, "unsupported audio codec: convert it to WAV or FLAC first") from None
+    except av.InvalidDataError:
+        raise _unreadable(name) from None
+    except av.FFmpegError as exc:
+        raise _fail(name, f"cannot decode audio ({exc.__class__.__name__}: {exc})") from None
+
+
+@contextlib.contextmanager
 def open_media(path: str | Path) -> Iterator[av.container.InputContainer]:
-    """Open a media file ("-": standard input) with PyAV; every PyAV failure inside the block
-    becomes a one-line ClassRecError naming the input.
+    """Open a media file ("-": standard input) for reading with PyAV, refusing (one line) a
+    missing, empty or unreadable one. Errors of the block itself are the caller's: decoding
+    wraps itself in `media_errors`, writing another file names that file.
 
     Tags are decoded with `metadata_errors="replace"`: they are never used, and bad UTF-8 in
     them (a damaged title) must not fail the file.
@@ -82,17 +96,10 @@ def open_media(path: str | Path) -> Iterator[av.container.InputContainer]:
     name = _label(path)
     if name != "stdin":
         _check_file(Path(path))
-    try:
-        with av.open(
-            "pipe:0" if name == "stdin" else str(path), metadata_errors="replace"
-        ) as container:
-            yield container
-    except av.DecoderNotFoundError:
-        raise _fail(name, "unsupported audio codec: convert it to WAV or FLAC first") from None
-    except av.InvalidDataError:
-        raise _unreadable(name) from None
-    except av.FFmpegError as exc:
-        raise _fail(name, f"cannot decode audio ({exc.__class__.__name__}: {exc})") from None
+    with media_errors(name):
+        container = av.open("pipe:0" if name == "stdin" else str(path), metadata_errors="replace")
+    with container:
+        yield container
 
 
 def audio_stream(container: av.container.InputContainer, path: str | Path) -> av.AudioStream:
@@ -182,7 +189,7 @@ def probe_duration(path: str | Path) -> float:
     if _label(path) == "stdin":
         return 0.0
     try:
-        with open_media(path) as container:
+        with open_media(path) as container, media_errors(_label(path)):
             if not container.streams.audio:
                 return 0.0
             declared = _audio_seconds(container, container.streams.audio[0])
@@ -199,7 +206,7 @@ def _decoded_blocks(
     """(float32 samples, native rate in Hz) in blocks of `block_seconds` (the last shorter):
     (n,) when `layout` is "mono" (channels averaged), else (n, channels) in the file's layout."""
     name, decoded = _label(path), 0.0
-    with open_media(path) as container:
+    with open_media(path) as container, media_errors(name):
         stream = audio_stream(container, path)
         declared = _audio_seconds(container, stream)
         convert = None
