@@ -124,11 +124,15 @@ def _subparser(sub, name: str, help: str, examples: str) -> argparse.ArgumentPar
     return parser
 
 
-def progress_bar(total: float, unit: str, desc: str, file: TextIO | None = None) -> tqdm:
+def progress_bar(
+    total: float, unit: str, desc: str, file: TextIO | None = None, bar_format: str | None = None
+) -> tqdm:
     """tqdm on stderr, shown only when stderr is a terminal (quiet in logs and pipes); on
     `file` when one is given."""
     disable = file is None and not sys.stderr.isatty()
-    return tqdm(total=total or None, unit=unit, desc=desc, file=file, disable=disable)
+    return tqdm(
+        total=total or None, unit=unit, desc=desc, file=file, disable=disable, bar_format=bar_format
+    )
 
 
 def seconds_bar(
@@ -138,10 +142,8 @@ def seconds_bar(
 
     `total_s` comes from the header and can be short of what decodes: the total grows with the
     count instead of the ETA going negative (`[00:19<-00:00]`)."""
-    bar = progress_bar(total_s, "s", desc, file)
-    bar.bar_format = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]"
-    if not bar.total:
-        bar.bar_format = "{desc}: {n:.0f} s [{elapsed}]"
+    shape = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]"
+    bar = progress_bar(total_s, "s", desc, file, shape if total_s else "{desc}: {n:.0f} s")
 
     def advance(seconds: float) -> None:
         if bar.total and bar.n + seconds > bar.total:
