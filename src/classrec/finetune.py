@@ -185,9 +185,11 @@ def run_finetune(args: argparse.Namespace) -> int:
     if len(audio) > 1 and Path(args.labels).suffix.lower() != ".rttm":
         raise ClassRecError("several recordings need one RTTM file that labels them all")
     try:
+        import onnx  # noqa: F401
         import torch  # noqa: F401
     except ImportError:
-        raise ClassRecError("finetune needs torch: pip install 'classrec[train]'") from None
+        message = "finetune needs torch and onnx: pip install 'classrec[train]'"
+        raise ClassRecError(message) from None
     recs = user_recordings(Path(args.labels), audio)
     held = []
     if args.holdout_from is not None:
