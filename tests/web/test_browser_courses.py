@@ -50,11 +50,12 @@ def test_teacher_to_student(browser, module_server, tmp_path) -> None:  # noqa: 
     student.wait_for_selector("#course-title")
     assert student.inner_text("#course-title") == "Physics 101"
     assert student.locator("#invite-link").count() == 0  # students cannot invite
-    student.click(f"#course-lectures li[data-id='{lecture_id}'] a")
+    with student.expect_response(lambda r: r.url.endswith("/bookmarks")) as marks:
+        student.click(f"#course-lectures li[data-id='{lecture_id}'] a")
+    assert marks.value.json() == []  # the teacher's note stays theirs
     student.wait_for_selector("#player")
     assert student.locator("#timeline .region").count() > 0
     assert student.locator("#continue-recording").count() == 0
-    assert student.locator("#bookmarks li").count() == 0  # the teacher's note stays theirs
     student.evaluate("document.querySelector('#player').play()")
     student.wait_for_function("() => document.querySelector('#player').currentTime > 1")
     student.evaluate("document.querySelector('#player').pause()")
@@ -81,9 +82,17 @@ def test_teacher_to_student(browser, module_server, tmp_path) -> None:  # noqa: 
         4.2, abs=0.3
     )
     assert student.input_value("#speed") == "1.5"
-    assert student.locator("#bookmarks li").all_inner_texts()[0].count("exam topic") == 1
+    student.wait_for_selector("#bookmarks li")
+    assert student.locator("#bookmarks li").all_inner_texts() == ["00:04 exam topic ×"]
 
     teacher.reload()
     teacher.wait_for_selector("#course-lectures")
     assert "exam topic" not in teacher.content()
+    # the student leaves: the lecture is gone for them, still there for the teacher
+    student.goto(f"{url}/#/courses")
+    student.click("#course-list a")
+    student.click("#end-course")
+    student.wait_for_selector("text=You are in no course yet.")
+    student.goto(f"{url}/#/lecture/{lecture_id}")
+    student.wait_for_selector("#not-found")
     assert not student.errors and not teacher.errors, (student.errors, teacher.errors)

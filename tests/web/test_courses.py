@@ -162,3 +162,20 @@ def test_migration_keeps_bookmarks_as_the_owners(tmp_path) -> None:  # noqa: ANN
         lecture = connection.execute(text("SELECT course_id FROM lectures")).one()
     assert rows == [(1, 7)] and lecture == (None,)
     db.engine.dispose()
+
+
+def test_students_leave_and_teachers_delete(
+    client: TestClient, student: TestClient, course: dict
+) -> None:
+    student.post("/api/courses/join", json={"code": course["invite_code"]})
+    base = f"/api/courses/{course['id']}"
+    assert client.delete(f"{base}/enrollment").status_code == 409  # the teacher stays
+    assert student.delete(base).status_code == 403
+    assert student.delete(f"{base}/enrollment").status_code == 204
+    assert student.get(f"/api/lectures/{course['lecture']}").status_code == 404
+    student.post("/api/courses/join", json={"code": course["invite_code"]})
+    assert client.delete(base).status_code == 204
+    assert student.get(f"/api/lectures/{course['lecture']}").status_code == 404
+    assert student.get("/api/courses").json() == [] and client.get("/api/courses").json() == []
+    kept = client.get(f"/api/lectures/{course['lecture']}").json()
+    assert kept["course_id"] is None  # the lecture stays the teacher's

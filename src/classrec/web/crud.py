@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timezone
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from classrec.web import auth
@@ -150,6 +150,19 @@ def enroll(db: Session, course: Course, user: User) -> None:
     if course_role(db, course.id, user.id) is None:
         db.add(Enrollment(course_id=course.id, user_id=user.id))
         db.flush()
+
+
+def leave_course(db: Session, course: Course, user: User) -> None:
+    db.execute(
+        delete(Enrollment).where(Enrollment.course_id == course.id, Enrollment.user_id == user.id)
+    )
+
+
+def delete_course(db: Session, course: Course) -> None:
+    """Explicit rather than left to ON DELETE rules, so it needs no foreign-key enforcement."""
+    db.execute(update(Lecture).where(Lecture.course_id == course.id).values(course_id=None))
+    db.execute(delete(Enrollment).where(Enrollment.course_id == course.id))
+    db.delete(course)
 
 
 def course_lectures(db: Session, course: Course) -> list[Lecture]:

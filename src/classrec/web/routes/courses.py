@@ -45,13 +45,13 @@ def taught_course(member: MemberDep) -> Course:
 TaughtDep = Annotated[Course, Depends(taught_course)]
 
 
+def _role(course: Course, user: User) -> str:
+    return "teacher" if course.teacher_id == user.id else "student"
+
+
 @router.get("", response_model=list[CourseOut])
 def list_courses(user: UserDep, db: DbDep) -> list[CourseOut]:
     return [course_out(c, _role(c, user)) for c in crud.list_courses(db, user)]
-
-
-def _role(course: Course, user: User) -> str:
-    return "teacher" if course.teacher_id == user.id else "student"
 
 
 @router.post("", response_model=CourseOut, status_code=201)
@@ -71,6 +71,20 @@ def join(body: JoinCourse, user: UserDep, db: DbDep) -> CourseOut:
 @router.get("/{course_id}", response_model=CourseOut)
 def get_course(member: MemberDep) -> CourseOut:
     return course_out(*member)
+
+
+@router.delete("/{course_id}", status_code=204)
+def delete_course(course: TaughtDep, db: DbDep) -> None:
+    """The course goes, its students lose access; the lectures stay the teacher's."""
+    crud.delete_course(db, course)
+
+
+@router.delete("/{course_id}/enrollment", status_code=204)
+def leave(member: MemberDep, user: UserDep, db: DbDep) -> None:
+    course, role = member
+    if role == "teacher":
+        raise HTTPException(409, "a teacher does not leave a course: delete it instead")
+    crud.leave_course(db, course, user)
 
 
 @router.get("/{course_id}/lectures", response_model=list[LectureOut])

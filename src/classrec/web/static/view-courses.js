@@ -71,6 +71,22 @@ async function addLectureForm(course, reload) {
   h("button", { type: "submit", id: "add-lecture-button" }, "Add"));
 }
 
+// Teacher: delete the course (asks once more); student: leave it. Either way, back to the list.
+function endButton(course) {
+  const teacher = course.role === "teacher";
+  const button = h("button", { type: "button", class: "small danger", id: "end-course",
+    onclick: async () => {
+      if (teacher && button.dataset.armed !== "1") {
+        button.dataset.armed = "1";
+        button.textContent = "Really delete the course?";
+        return;
+      }
+      await api("DELETE", `/api/courses/${course.id}${teacher ? "" : "/enrollment"}`);
+      location.hash = "#/courses";
+    } }, teacher ? "Delete course" : "Leave course");
+  return button;
+}
+
 export async function courseView(id) {
   const course = await api("GET", `/api/courses/${id}`);
   const teacher = course.role === "teacher";
@@ -89,7 +105,8 @@ export async function courseView(id) {
     h("h2", {}, "Lectures"),
     lectures.length ? h("ul", { class: "course-lectures", id: "course-lectures" },
       ...lectures.map((l) => lectureItem(l, teacher, reload)))
-      : h("p", { class: "muted" }, "No lectures in this course yet.")));
+      : h("p", { class: "muted" }, "No lectures in this course yet."),
+    h("div", { class: "row" }, endButton(course))));
 }
 
 // An invite link: join, then show the course (a visitor logs in first, then lands here).

@@ -182,7 +182,8 @@ export async function lectureView(id, user) {
   speed.addEventListener("change", () => { audio.playbackRate = Number(speed.value); keep(); });
   skip.addEventListener("change", keep);
   audio.addEventListener("loadedmetadata", () => {
-    audio.currentTime = Math.min(saved.t || 0, regions.duration_s);
+    const t = saved.t || 0;
+    audio.currentTime = t < regions.duration_s - 1 ? t : 0; // finished: from the start
     audio.playbackRate = Number(speed.value);
   }, { once: true });
   audio.addEventListener("timeupdate", keep);
