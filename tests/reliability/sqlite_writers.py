@@ -19,7 +19,7 @@ def write_rows(url: str, lecture_id: str, writer: int) -> None:
     for i in range(ROWS):
         with db.session() as session:
             lecture = session.get(crud.Lecture, lecture_id)
-            crud.add_bookmark(session, lecture, float(i), f"w{writer}-{i}")
+            crud.add_bookmark(session, lecture, lecture.owner_id, float(i), f"w{writer}-{i}")
     db.engine.dispose()
 
 

@@ -10,12 +10,14 @@ import os
 import statistics
 import subprocess
 import time
+import tracemalloc
 import wave
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from attacks import (
     flood,
@@ -33,9 +35,11 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from web.test_live import frame, new_lecture
 
-from classrec.web import create_app
+from classrec.web import create_app, storage
+from classrec.web.analysis import detector
 from classrec.web.auth import LoginLimiter
 from classrec.web.config import Settings
+from classrec.web.storage import LectureFiles
 
 PASSWORD = "correct horse"
 
@@ -329,6 +333,30 @@ def test_signup_does_not_tell_existing_emails_by_time(app) -> None:  # noqa: ANN
         new = statistics.median(timed(client, f"n{i}@example.org") for i in range(4))
     report("7 signup timing", existing_ms=round(existing * 1000), new_ms=round(new * 1000))
     assert existing > new / 2
+
+
+# -- 8 -----------------------------------------------------------------------------------------
+def test_resuming_a_long_recording_reads_it_in_blocks(client: TestClient, lecture_pcm) -> None:  # noqa: ANN001
+    """A 30-minute recording left by a client: reconnecting rebuilds the LSTM state in 60 s
+    blocks (peak Python/numpy memory measured by tracemalloc) with the probabilities of a
+    whole-file pass."""
+    lecture = new_lecture(client)
+    files = LectureFiles.of(client.app.state.settings.lectures_dir, lecture)
+    pcm = np.resize(np.frombuffer(lecture_pcm, "<i2"), 30 * 60 * 16000 + 300)
+    files.root.mkdir(parents=True, exist_ok=True)
+    files.audio.write_bytes(storage.wav_header(0) + pcm.astype("<i2").tobytes())
+    tracemalloc.start()
+    with client.websocket_connect(f"/api/lectures/{lecture}/live") as ws:
+        ready = ws.receive_json()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    whole = detector().probabilities(pcm[: len(pcm) // 512 * 512])
+    stored = storage.read_probs(files.probs)[: len(whole)]
+    report("8 resume 30 min", wav_mb=round(len(pcm) * 2 / 1e6, 1), peak_traced_mb=round(
+        peak / 1e6, 1), windows=ready["windows"])  # fmt: skip
+    assert ready["received_bytes"] == len(pcm) * 2 and ready["windows"] == len(whole)
+    assert np.allclose(stored, whole, atol=1e-5)
+    assert peak < 40e6
 
 
 def test_limiter_memory_is_bounded() -> None:

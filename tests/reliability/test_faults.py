@@ -14,12 +14,13 @@ import struct
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-from conftest import LECTURE, ServerProcess, report, signup
+from conftest import LECTURE, ServerProcess, report, signup, start_server
 from sqlite_writers import ROWS, hold_write_lock, write_rows
 from web.test_durability import open_socket
 from websockets.exceptions import ConnectionClosed
@@ -49,8 +50,19 @@ def pace(sockets: list, pcm: bytes, seconds: float) -> list[int]:  # noqa: ANN00
     return sent
 
 
+@pytest.fixture
+def five_stream_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """One teacher recording five rooms at once: over the default per-account stream limit."""
+    proc = start_server(tmp_path, CLASSREC_STREAMS_PER_USER="5")
+    yield proc
+    proc.stop()
+
+
 @pytest.mark.slow
-def test_kill9_during_five_recordings(server: ServerProcess, lecture_pcm: bytes) -> None:
+def test_kill9_during_five_recordings(
+    five_stream_server: ServerProcess, lecture_pcm: bytes
+) -> None:
+    server = five_stream_server
     pcm = lecture_pcm * 2
     with httpx.Client(base_url=server.url, timeout=30) as http:
         signup(http, "five@example.org")

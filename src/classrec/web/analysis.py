@@ -15,7 +15,7 @@ import numpy as np
 
 from classrec.audio import iter_blocks
 from classrec.errors import ClassRecError
-from classrec.model import Detector
+from classrec.model import Detector, State
 from classrec.segments import Segment, VadOptions, speech_segments
 from classrec.web import storage
 from classrec.web.config import Settings
@@ -80,14 +80,6 @@ def speech_ratio(probs: np.ndarray, duration_s: float) -> float:
     return min(1.0, speech / duration_s)
 
 
-def analyse_samples(samples: np.ndarray, files: LectureFiles) -> tuple[float, float]:
-    """Probabilities for `samples`, stored next to the audio; returns (duration s, speech ratio)."""
-    probs = detector().probabilities(samples)
-    probs.astype("<f4").tofile(files.probs)
-    duration = len(samples) / storage.SAMPLE_RATE
-    return duration, speech_ratio(probs, duration)
-
-
 def process_upload(
     source: Path, files: LectureFiles, limit: DecodeLimit | None = None
 ) -> tuple[float, float]:
@@ -115,9 +107,32 @@ def process_upload(
     return duration, speech_ratio(probs, duration)
 
 
+def rebuild(files: LectureFiles) -> tuple[State, int, np.ndarray]:
+    """Rewrite the probabilities of a stored WAV, reading it 60 s at a time (a 3-hour recording
+    costs a few MB, not the 2 GB a whole-file pass took). Returns the LSTM state after the last
+    whole window, the number of samples stored, and the samples of the last partial window."""
+    det, total = detector(), 0
+    state, tail = det.initial_state(1), np.zeros(0, np.int16)
+    block_bytes = WINDOW_SAMPLES * 1875 * 2
+    with open(files.audio, "rb") as wav, open(files.probs, "wb") as out:
+        wav.seek(storage.HEADER_BYTES)
+        while chunk := wav.read(block_bytes):  # full blocks until the last
+            pcm = np.frombuffer(chunk, "<i2", count=len(chunk) // 2)
+            full = len(pcm) // WINDOW_SAMPLES * WINDOW_SAMPLES
+            if full:
+                det.probabilities(pcm[:full], state).astype("<f4").tofile(out)
+            total, tail = total + len(pcm), pcm[full:]
+    return state, total, tail
+
+
 def recover(files: LectureFiles) -> tuple[float, float]:
     """Make a recording cut off by a crash playable and analysed; returns (duration, ratio)."""
     if not files.audio.is_file():
         storage.start_wav(files.audio)
     storage.fix_wav_header(files.audio)
-    return analyse_samples(storage.read_pcm(files.audio), files)
+    state, samples, tail = rebuild(files)
+    if len(tail):  # the last window zero-padded, as for a whole file
+        with open(files.probs, "ab") as out:
+            detector().probabilities(tail, state).astype("<f4").tofile(out)
+    duration = samples / storage.SAMPLE_RATE
+    return duration, speech_ratio(storage.read_probs(files.probs), duration)

@@ -103,13 +103,19 @@ class LiveStream:
     """One lecture being recorded: open files, bytes not yet in a full window, LSTM state."""
 
     def __init__(
-        self, lecture_id: str, owner_id: int, files: LectureFiles, state: State, pcm: np.ndarray
+        self,
+        lecture_id: str,
+        owner_id: int,
+        files: LectureFiles,
+        state: State,
+        samples: int,
+        tail: np.ndarray,
     ) -> None:
+        """`samples` stored so far, the last `tail` of them not yet a whole window."""
         self.lecture_id, self.owner_id, self.files, self.state = lecture_id, owner_id, files, state
-        self.received = len(pcm) * 2
-        full = len(pcm) // WINDOW * WINDOW
-        self.windows = full // WINDOW
-        self.pending = bytearray(pcm[full:].astype("<i2").tobytes())
+        self.received = samples * 2
+        self.windows = (samples - len(tail)) // WINDOW
+        self.pending = bytearray(tail.astype("<i2").tobytes())
         self.fd: int | None = None
         self.probs_fd: int | None = None
         self.conn: Connection | None = None
@@ -326,12 +332,8 @@ class LiveHub:
         if not files.audio.is_file():
             storage.start_wav(files.audio)
         storage.fix_wav_header(files.audio)
-        pcm = storage.read_pcm(files.audio)
-        det = analysis.detector()
-        state = det.initial_state(1)
-        full = len(pcm) // WINDOW * WINDOW
-        det.probabilities(pcm[:full], state).astype("<f4").tofile(files.probs)
-        return LiveStream(lecture_id, owner_id, files, state, pcm)
+        state, samples, tail = analysis.rebuild(files)
+        return LiveStream(lecture_id, owner_id, files, state, samples, tail)
 
     async def attach(
         self, lecture_id: str, ws: WebSocket, owner_id: int, quota_left: int

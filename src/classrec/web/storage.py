@@ -84,12 +84,6 @@ def to_pcm16(samples: np.ndarray) -> np.ndarray:
     return np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2")
 
 
-def read_pcm(path: Path) -> np.ndarray:
-    """The int16 samples of a WAV written here (header skipped, trailing half sample ignored)."""
-    raw = np.fromfile(path, dtype="<i2", offset=HEADER_BYTES)
-    return raw.astype(np.int16)
-
-
 def read_probs(path: Path) -> np.ndarray:
     return np.fromfile(path, dtype="<f4") if path.is_file() else np.zeros(0, np.float32)
 
