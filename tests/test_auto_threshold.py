@@ -12,7 +12,8 @@ from classrec.cli import main
 from classrec.errors import ClassRecError
 from classrec.model import Detector
 from classrec.outputs import parse_segments
-from classrec.segments import VadOptions, detect_file, speech_segments
+from classrec.pipeline import detect_file
+from classrec.segments import VadOptions, speech_segments
 from classrec.stream import Stream
 
 LECTURE = FIXTURES / "lecture.flac"

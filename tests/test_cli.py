@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import BAD, ENCODINGS, FOUND_S, LECTURE, assert_matches_regions, ffmpeg
 from threadpoolctl import threadpool_info
@@ -18,7 +19,8 @@ from threadpoolctl import threadpool_info
 from classrec.audio import iter_blocks, probe_duration
 from classrec.cli import COMMANDS, build_parser, main, register, seconds_bar
 from classrec.outputs import FORMATS, parse_segments
-from classrec.segments import Segment, detect_file
+from classrec.pipeline import detect_file, file_probabilities
+from classrec.segments import Segment
 
 REGIONS = json.loads((LECTURE.parent / "lecture.json").read_text())["speech"]
 EXPECTED = detect_file(LECTURE)[0]
@@ -273,3 +275,14 @@ def test_commands_run_with_one_blas_thread(capsys) -> None:
     finally:
         COMMANDS.remove(add_probe_parser)
     assert seen == [(1, EXPECTED)] and _blas_threads() == before
+
+
+def test_probs_classes_writes_speech_music_noise_columns(tmp_path):
+    out = tmp_path / "classes.csv"
+    assert main(["probs", str(LECTURE), "--classes", "-o", str(out)]) == 0
+    rows = out.read_text().splitlines()
+    assert rows[0] == "start,end,speech,music,noise" and len(rows) == 311
+    values = np.array([[float(v) for v in r.split(",")[2:]] for r in rows[1:]])
+    assert ((values >= 0) & (values <= 1)).all()
+    speech, _ = file_probabilities(LECTURE)
+    np.testing.assert_allclose(values[:, 0], speech, atol=1e-5)

@@ -7,8 +7,9 @@ import pytest
 from helpers import FIXTURES, lecture_regions
 
 from classrec.labels import window_labels
+from classrec.pipeline import detect_file
 from classrec.scoring import count, label_segments, matched_segments, window_mask
-from classrec.segments import Segment, VadOptions, detect_file
+from classrec.segments import Segment, VadOptions
 
 W = 0.032
 

@@ -12,8 +12,9 @@ from helpers import FIXTURES
 from classrec.cli import main
 from classrec.errors import ClassRecError
 from classrec.outputs import parse_segments
+from classrec.pipeline import detect_file
 from classrec.presets import load_preset, preset_json
-from classrec.segments import VadOptions, detect_file
+from classrec.segments import VadOptions
 from classrec.tune import load_sample, score, search, split_samples
 
 LECTURE, LABELS = FIXTURES / "lecture.flac", FIXTURES / "lecture.json"

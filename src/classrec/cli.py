@@ -40,8 +40,9 @@ from classrec.outputs import (
     format_segments,
     write_atomic,
 )
+from classrec.pipeline import detect_file, file_probabilities
 from classrec.presets import PresetAction
-from classrec.segments import VadOptions, detect_file, file_probabilities
+from classrec.segments import VadOptions
 from classrec.stream import shared_detector
 from classrec.tune import add_tune_parser
 
@@ -350,7 +351,9 @@ def run_probs(args: argparse.Namespace) -> int:
         check_writable(args.output, args.force)
     progress, on_block = _file_progress(source, rate)
     with progress:
-        probs, _ = file_probabilities(source, rate, shared_detector(rate), on_block)
+        probs, _ = file_probabilities(
+            source, rate, shared_detector(rate), on_block, classes=args.classes
+        )
     text = format_probabilities(probs, WINDOW_SAMPLES[rate] / rate)
     if args.output:
         write_atomic(args.output, text, args.force)
@@ -364,10 +367,16 @@ def add_probs_parser(sub) -> None:
         sub,
         "probs",
         "write the speech probability of every 32 ms window as CSV",
-        "  classrec probs lecture.flac -o probs.csv\n  classrec probs lecture.mp4 | head",
+        "  classrec probs lecture.flac -o probs.csv\n  classrec probs lecture.mp4 | head\n"
+        "  classrec probs lecture.flac --classes    # speech, music, noise columns",
     )
     p.add_argument("input", metavar="FILE")
     p.add_argument("-o", "--output", help="CSV file (default: stdout)")
+    p.add_argument(
+        "--classes",
+        action="store_true",
+        help="speech, music and other-noise probabilities per window (independent sigmoids)",
+    )
     p.set_defaults(run=run_probs)
 
 

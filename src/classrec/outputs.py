@@ -133,12 +133,15 @@ def _split(lines: list[str], sep: str) -> list[list[str]]:
 
 
 def format_probabilities(probs: np.ndarray, window_s: float) -> str:
-    """One row per window: start time (s), end time (s), speech probability."""
+    """One row per window: start time (s), end time (s), speech probability; or, for an
+    (n, 3) array from `Detector.classes`, the speech, music and noise probabilities."""
     out = io.StringIO()
-    out.write("start,end,probability\n")
+    probs = np.asarray(probs)
+    out.write("start,end,speech,music,noise\n" if probs.ndim == 2 else "start,end,probability\n")
     starts = np.arange(len(probs)) * window_s
-    for t, p in zip(starts.tolist(), np.asarray(probs).tolist(), strict=True):
-        out.write(f"{t:.3f},{t + window_s:.3f},{p:.5f}\n")
+    for t, p in zip(starts.tolist(), probs.tolist(), strict=True):
+        values = ",".join(f"{v:.5f}" for v in p) if probs.ndim == 2 else f"{p:.5f}"
+        out.write(f"{t:.3f},{t + window_s:.3f},{values}\n")
     return out.getvalue()
 
 

@@ -150,12 +150,14 @@ def file_probabilities(
     sample_rate: int = 16000,
     detector: Detector | None = None,
     on_block: Callable[[np.ndarray], None] | None = None,
+    classes: bool = False,
 ) -> tuple[np.ndarray, float]:
     """(probability per 32 ms window, duration in s) for a file, decoded block by block.
 
     Blocks hold whole windows, and the recurrent state is carried between them, so the result
     equals `Detector.probabilities` on the whole signal while memory stays bounded. `on_block`
-    sees each block of samples (progress bars, waveform envelopes).
+    sees each block of samples (progress bars, waveform envelopes). With `classes`, each window
+    gets (speech, music, noise) probabilities instead (`Detector.classes`).
     """
     det = detector if detector is not None else shared_detector(sample_rate)
     if det.sample_rate != sample_rate:
@@ -164,7 +166,7 @@ def file_probabilities(
     state = det.initial_state(1)
     parts, total = [], 0
     for block in iter_blocks(path, sample_rate, block_samples=size * 1024):
-        parts.append(det.probabilities(block, state))
+        parts.append(det.classes(block, state) if classes else det.probabilities(block, state))
         total += len(block)
         if on_block is not None:
             on_block(block)

@@ -256,13 +256,3 @@ def speech_segments(
     before, after = options.pad_before_ms / 1000.0, options.pad_after_ms / 1000.0
     segments = pad(spans, window_s, before, after, duration)
     return split_long(segments, probs, window_s, options.max_speech_s)
-
-
-def __getattr__(name: str) -> object:
-    """`file_probabilities` and `detect_file` moved to classrec.pipeline (this module does no
-    I/O); the old import path keeps working."""
-    if name in ("file_probabilities", "detect_file"):
-        from classrec import pipeline
-
-        return getattr(pipeline, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

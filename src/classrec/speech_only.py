@@ -24,7 +24,8 @@ import numpy as np
 from classrec.audio import STDIN, audio_stream, open_media
 from classrec.errors import ClassRecError
 from classrec.outputs import atomic_path, check_writable, write_atomic
-from classrec.segments import Segment, VadOptions, detect_file
+from classrec.pipeline import detect_file
+from classrec.segments import Segment, VadOptions
 from classrec.stream import shared_detector
 
 Range = tuple[float, float]

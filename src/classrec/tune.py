@@ -24,9 +24,10 @@ from classrec.auto_threshold import AUTO
 from classrec.errors import ClassRecError
 from classrec.features import WINDOW_SECONDS
 from classrec.labels import read_labels, window_labels
+from classrec.pipeline import file_probabilities
 from classrec.presets import save_preset
 from classrec.scoring import Counts, count
-from classrec.segments import VadOptions, file_probabilities, speech_segments
+from classrec.segments import VadOptions, speech_segments
 
 THRESHOLDS = (*(round(0.2 + 0.05 * i, 2) for i in range(15)), AUTO)  # 0.2 … 0.9, auto
 HYSTERESIS = (0.05, 0.15, 0.3)
