@@ -24,9 +24,9 @@ from classrec.audio import (
     open_media,
     pcm16_to_float,
     probe_duration,
-    to_mono,
 )
 from classrec.errors import ClassRecError
+from classrec.pipeline import as_mono, resample
 
 
 def test_every_format_decodes_to_the_same_signal(encoded: dict[str, Path]) -> None:
@@ -80,15 +80,15 @@ def test_arrays_and_pcm_bytes_in_memory() -> None:
     t = np.arange(16000) / 16000
     tone = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     pcm = (tone * 32767).astype("<i2")
-    np.testing.assert_allclose(to_mono(pcm.tobytes(), 16000), tone, atol=1e-4)
-    np.testing.assert_allclose(pcm16_to_float(pcm.tobytes()), to_mono(pcm, 16000))
-    stereo = np.stack([tone, tone], axis=1)
-    np.testing.assert_allclose(to_mono(stereo, 16000), tone, atol=1e-6)
-    assert len(to_mono(tone, 8000, input_rate=16000)) == 8000
+    np.testing.assert_allclose(pcm16_to_float(pcm.tobytes()), tone, atol=1e-4)
+    np.testing.assert_allclose(pcm16_to_float(pcm.tobytes()), as_mono(pcm))
+    for layout in (np.stack([tone, tone], axis=1), np.stack([tone, tone]), tone[None, :]):
+        np.testing.assert_allclose(as_mono(layout), tone, atol=1e-6)
+    assert len(resample(tone, 16000, 8000)) == 8000
     with pytest.raises(ClassRecError, match="even number of bytes"):
-        to_mono(b"\x00\x01\x02", 16000)
+        pcm16_to_float(b"\x00\x01\x02")
     with pytest.raises(ClassRecError, match="NaN"):
-        to_mono(np.array([0.0, np.nan]), 16000)
+        as_mono(np.array([0.0, np.nan]))
 
 
 def wav_with_header(path: Path, rate: int, channels: int, data_bytes: int = 130_000) -> Path:

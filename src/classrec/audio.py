@@ -24,7 +24,6 @@ import numpy as np
 import soxr
 
 from classrec.errors import ClassRecError
-from classrec.model import as_samples
 
 MEDIA_EXTENSIONS = frozenset(
     ".wav .flac .mp3 .ogg .oga .opus .m4a .aac .wma .aif .aiff .webm .mp4 .m4v .mkv .mov .avi"
@@ -323,24 +322,3 @@ def pcm16_to_float(data: bytes) -> np.ndarray:
     if len(data) % 2:
         raise ClassRecError(f"raw PCM16 must have an even number of bytes, got {len(data)}")
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
-
-
-def to_mono(samples: object, sample_rate: int, input_rate: int | None = None) -> np.ndarray:
-    """Audio given in memory → mono float32 at `sample_rate` Hz.
-
-    Accepts a numpy array (1-D, or 2-D (samples, channels) which is averaged; float in [-1, 1] or
-    int16/int32 PCM), raw PCM16 bytes, or a file path. `input_rate` (Hz) is the rate of an array
-    or bytes; default: already at `sample_rate`.
-    """
-    if isinstance(samples, (str, Path)):
-        return load_audio(samples, sample_rate)
-    if isinstance(samples, (bytes, bytearray, memoryview)):
-        samples = pcm16_to_float(bytes(samples))
-    array = as_samples(samples, "audio")
-    if array.ndim == 2:
-        array = array.mean(axis=1, dtype=np.float32)
-    if array.ndim != 1:
-        raise ClassRecError(f"audio must be 1-D or (samples, channels), got shape {array.shape}")
-    if input_rate and input_rate != sample_rate and len(array):
-        array = soxr.resample(array, input_rate, sample_rate).astype(np.float32)
-    return array
