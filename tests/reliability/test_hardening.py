@@ -65,6 +65,7 @@ def test_files_are_private_and_a_vanished_upload_logs_no_traceback(
     r = alice.post("/api/lectures/upload?filename=talk.flac", content=LECTURE.read_bytes())
     assert r.status_code == 201
     (gone,) = open_slow_uploads(alice, 1)
+    gone.sendall(b"x" * 100_000)
     gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")  # reset at close
     gone.close()
     time.sleep(1)
