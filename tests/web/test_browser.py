@@ -127,7 +127,7 @@ def test_record_library_lecture_upload(browser_page, server, lecture_pcm, tmp_pa
             )
 
     with page.expect_download() as download:
-        page.click("#dl-speech")
+        page.click("#dl-speech-wav")
     path = tmp_path / "speech.wav"
     download.value.save_as(path)
     with wave.open(str(path)) as w:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import os
 import re
 import time
 import unicodedata
@@ -20,7 +19,7 @@ from starlette.requests import ClientDisconnect
 from classrec.errors import ClassRecError
 from classrec.outputs import format_segments
 from classrec.speech_only import CutList, PauseOptions, cut_media, keep_ranges, snap
-from classrec.web import analysis, crud, storage
+from classrec.web import analysis, crud, playback, storage
 from classrec.web.config import Settings
 from classrec.web.deps import (
     DbDep,
@@ -121,9 +120,11 @@ async def upload(
     `uploads_per_user` slots, and analyses run `cpu_slots` at a time."""
     try:
         with request.app.state.upload_slots.hold(user.id):
-            return await _upload(request, user, settings, display_name(filename), title)
+            lecture = await _upload(request, user, settings, display_name(filename), title)
     except LimitReached as exc:
         raise HTTPException(429, str(exc)) from None
+    playback.prepare_soon(storage.LectureFiles.of(settings.lectures_dir, lecture.id))
+    return lecture
 
 
 async def _upload(
@@ -232,8 +233,26 @@ def _playable(lecture: Lecture, settings: SettingsDep) -> storage.LectureFiles:
 
 @router.get("/{lecture_id}/audio")
 def audio(lecture: ViewableLectureDep, settings: SettingsDep) -> FileResponse:
-    """The 16 kHz WAV for the player (range requests supported, so seeking works)."""
+    """The stored 16 kHz WAV (range requests supported, so seeking works)."""
     return FileResponse(_playable(lecture, settings).audio, media_type="audio/wav")
+
+
+@router.get("/{lecture_id}/playback")
+def playback_audio(lecture: ViewableLectureDep, settings: SettingsDep) -> FileResponse:
+    """Opus in WebM for the player (range requests supported); 409 while it is being made."""
+    ready = playback.ready_file(_playable(lecture, settings))
+    if ready is None:
+        raise HTTPException(409, "the compressed audio is being prepared: play /audio meanwhile")
+    return FileResponse(ready, media_type=playback.MEDIA_TYPE)
+
+
+def _player_url(lecture: Lecture, files: storage.LectureFiles) -> str:
+    """What the page's player should load: the compressed file when ready (starting it
+    otherwise), else the WAV. The version query keeps browsers from reusing a stale copy."""
+    ready = playback.ready_file(files)
+    if ready is None:
+        return f"/api/lectures/{lecture.id}/audio"
+    return f"/api/lectures/{lecture.id}/playback?v={ready.stat().st_mtime_ns}"
 
 
 @router.get("/{lecture_id}/original")
@@ -285,32 +304,61 @@ def regions(lecture: ViewableLectureDep, settings: SettingsDep) -> dict:
         "segments": [[round(s.start, 3), round(s.end, 3)] for s in found],
         "curve_step_s": step * analysis.WINDOW_S,
         "curve": [round(float(p), 3) for p in curve],
+        "audio_url": _player_url(lecture, files),
     }
 
 
+SPEECH_ONLY_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
+
+
 @router.get("/{lecture_id}/speech-only")
-async def speech_only(lecture: ViewableLectureDep, settings: SettingsDep) -> FileResponse:
-    """The lecture with non-speech cut out (made once, then kept next to the audio)."""
+async def speech_only(
+    lecture: ViewableLectureDep,
+    settings: SettingsDep,
+    format: str = Query("wav"),  # noqa: A002
+) -> FileResponse:
+    """The lecture with non-speech cut out, as WAV or MP3: made on the first request, then kept
+    until the lecture's audio changes (a continued recording)."""
+    if format not in SPEECH_ONLY_TYPES:
+        raise HTTPException(400, f"format must be one of {', '.join(SPEECH_ONLY_TYPES)}")
     files = _playable(lecture, settings)
-    target = files.root / "speech-only.wav"
-    if not target.is_file():
+    target = files.root / f"speech-only.{format}"
+    if not playback.is_fresh(target, files.audio):
         found = _segments(lecture, settings)
-        await run_in_threadpool(_write_speech_only, files, found, lecture.duration_s, target)
+        await run_in_threadpool(_prepare_speech_only, files, found, lecture.duration_s, format)
     return FileResponse(
-        target, media_type="audio/wav", filename=download_name(lecture.title + "-speech", "wav")
+        target,
+        media_type=SPEECH_ONLY_TYPES[format],
+        filename=download_name(lecture.title + "-speech", format),
     )
 
 
+def _prepare_speech_only(
+    files: storage.LectureFiles,
+    found: list,
+    duration: float,
+    format: str,  # noqa: A002
+) -> None:
+    """Write speech-only.wav (and from it speech-only.mp3 when asked), each stamped with the
+    stored audio's time, so they are made again only after the lecture changes."""
+    wav = files.root / "speech-only.wav"
+    if not playback.is_fresh(wav, files.audio):
+        playback.write_derived(
+            files.audio, wav, lambda tmp: _write_speech_only(files, found, duration, tmp)
+        )
+    if format == "mp3":
+        mp3 = files.root / "speech-only.mp3"
+        playback.write_derived(wav, mp3, lambda tmp: playback.encode(wav, tmp, playback.MP3))
+
+
 def _write_speech_only(
-    files: storage.LectureFiles, found: list, duration: float, target: Path
+    files: storage.LectureFiles, found: list, duration: float, tmp: Path
 ) -> None:
     """Cut the stored WAV to its speech (pauses shortened) with classrec.speech_only's steps,
     reusing the lecture's stored regions; no speech gives an empty WAV rather than an error."""
-    tmp = target.with_name(f"speech-only.{new_id()}.part.wav")  # concurrent requests: own file
     if found:
         ranges = snap(keep_ranges(found, PauseOptions()), 1 / storage.SAMPLE_RATE)
         cuts = CutList(files.audio.name, ranges, duration, storage.SAMPLE_RATE)
         cut_media(files.audio, tmp, cuts)
     else:
         storage.start_wav(tmp)
-    os.replace(tmp, target)

@@ -119,14 +119,44 @@ function bookmarks(lecture, audio, showMarks) {
   return h("section", {}, h("h2", {}, "Bookmarks"), form, list);
 }
 
+// Speech-only files are cut on first request (seconds for a long lecture), so they are fetched
+// here, with a status line, and handed to the browser as a download when they arrive.
+function speechOnlyLink(base, format, status) {
+  const name = `Speech only (${format.toUpperCase()})`;
+  const link = h("a", { href: `${base}/speech-only?format=${format}`, download: "",
+    class: "button secondary", id: `dl-speech-${format}` }, name);
+  link.addEventListener("click", async (event) => {
+    if (link.dataset.ready) return; // the second, synthetic click: let the browser save it
+    event.preventDefault();
+    status.textContent = `Preparing ${name}…`;
+    try {
+      const response = await fetch(link.href, { credentials: "same-origin" });
+      if (!response.ok) throw new Error(`could not prepare it (${response.status})`);
+      const url = URL.createObjectURL(await response.blob());
+      const save = h("a", { href: url, download: link.href.includes("mp3")
+        ? "speech-only.mp3" : "speech-only.wav", dataset: { ready: "1" } });
+      const disposition = response.headers.get("content-disposition") || "";
+      const named = disposition.match(/filename="?([^";]+)"?/);
+      if (named) save.download = named[1];
+      save.click();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      status.textContent = `${name}: downloaded.`;
+    } catch (e) {
+      status.textContent = `${name}: ${e.message}`;
+    }
+  });
+  return link;
+}
+
 function downloads(lecture) {
   const base = `/api/lectures/${lecture.id}`;
   const link = (href, text, id) => h("a", { href, download: "", class: "button secondary", id }, text);
+  const status = h("p", { id: "download-status", role: "status", class: "muted" });
   return h("section", {}, h("h2", {}, "Downloads"), h("div", { class: "row" },
     link(`${base}/original`, "Original", "dl-original"),
-    link(`${base}/speech-only`, "Speech only (WAV)", "dl-speech"),
+    speechOnlyLink(base, "wav", status), speechOnlyLink(base, "mp3", status),
     ...["json", "csv", "rttm", "srt"].map((f) =>
-      link(`${base}/segments?format=${f}`, f.toUpperCase(), `dl-${f}`))));
+      link(`${base}/segments?format=${f}`, f.toUpperCase(), `dl-${f}`))), status);
 }
 
 function rerender() {
@@ -173,7 +203,7 @@ export async function lectureView(id, user) {
   const regions = await api("GET", `/api/lectures/${id}/regions`);
   const { saved, save } = remembered(user, lecture);
   const audio = h("audio", { id: "player", controls: true, preload: "metadata",
-    src: `/api/lectures/${id}/audio` });
+    src: regions.audio_url });
   const line = timeline(regions, audio);
   const speed = h("select", { id: "speed" }, ...SPEEDS.map((s) =>
     h("option", { value: String(s), selected: s === (saved.speed || 1) }, `${s}×`)));
