@@ -19,12 +19,8 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from classrec.errors import ClassRecError  # noqa: E402
 from classrec.outputs import atomic_path, check_writable  # noqa: E402
-from classrec.segments import (  # noqa: E402
-    Segment,
-    VadOptions,
-    file_probabilities,
-    speech_segments,
-)
+from classrec.pipeline import file_probabilities  # noqa: E402
+from classrec.segments import Segment, VadOptions, speech_segments  # noqa: E402
 from classrec.stream import shared_detector  # noqa: E402
 
 COLUMNS = 3000
