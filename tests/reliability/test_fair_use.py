@@ -284,7 +284,7 @@ def test_password_hash_floods_and_limiter_tricks(real_server: ServerProcess, lec
     report("5 argon2 flood", requests=80, answers=dict(codes), server_rss_mb=round(rss), **other)
     report("6 forwarded-for", answers=spoofed)
     assert unhurt(other) and 500 not in codes
-    assert codes[401] <= 5 and codes[201] <= 10  # the address's login and signup limits
+    assert codes[401] <= 5 and codes[201] <= 30  # the address's login and signup limits
     assert 401 not in spoofed  # the address was already over its limit: headers do not help
 
 

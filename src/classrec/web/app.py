@@ -52,7 +52,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="ClassRec", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
+    # per address: a school behind one NAT address shares it, so no backoff there
+    app.state.address_limiter = LoginLimiter(settings.login_attempts, settings.login_window_s)
+    app.state.login_limiter = LoginLimiter(
+        settings.login_attempts, settings.login_window_s, doublings=6
+    )  # per (account, address)
     app.state.signup_limiter = LoginLimiter(settings.signups_per_hour, 3600)
     app.state.upload_slots = Slots(settings.uploads_per_user, settings.max_uploads, "uploads")
     app.state.analysis_slots = asyncio.Semaphore(settings.cpu_slots)

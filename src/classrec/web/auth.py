@@ -75,17 +75,16 @@ class _Key:
 
 
 class LoginLimiter:
-    """At most `attempts` tries per key per `window_s` seconds; each lockout of a key lasts
-    twice the one before (backoff). An attempt is counted *before* its password is checked, so
-    60 concurrent guesses are 60 attempts, not the few that finished first; a success gives back
-    only its own attempt (earlier failures of the address still count).
+    """At most `attempts` tries per key per `window_s` seconds; with `doublings`, each lockout
+    of a key lasts twice the one before, up to 2**doublings windows (backoff).
 
-    Memory is bounded by the keys seen within their lockout: idle keys are pruned."""
+    An attempt is counted *before* its password is checked, so 60 concurrent guesses are 60
+    attempts, not the few that finished first; a success gives back only its own attempt
+    (earlier failures of the address still count). Idle keys are pruned, so memory is bounded
+    by the keys seen within their lockout."""
 
-    MAX_DOUBLINGS = 6
-
-    def __init__(self, attempts: int, window_s: float) -> None:
-        self.attempts, self.window_s = attempts, window_s
+    def __init__(self, attempts: int, window_s: float, doublings: int = 0) -> None:
+        self.attempts, self.window_s, self.doublings = attempts, window_s, doublings
         self._keys: dict[str, _Key] = {}
         self._lock = threading.Lock()
         self._next_prune = 0.0
@@ -101,7 +100,7 @@ class LoginLimiter:
                 while record.times and now - record.times[0] > self.window_s:
                     record.times.popleft()
                 if record.until <= now and len(record.times) >= self.attempts:
-                    lockout = self.window_s * 2 ** min(record.lockouts, self.MAX_DOUBLINGS)
+                    lockout = self.window_s * 2 ** min(record.lockouts, self.doublings)
                     record.until, record.lockouts = now + lockout, record.lockouts + 1
                     record.times.clear()
             wait = max(r.until - now for r in records)
@@ -123,7 +122,7 @@ class LoginLimiter:
         if now < self._next_prune:
             return
         self._next_prune = now + self.window_s
-        horizon = self.window_s * 2**self.MAX_DOUBLINGS
+        horizon = self.window_s * 2**self.doublings
         stale = [
             k
             for k, r in self._keys.items()

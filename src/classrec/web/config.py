@@ -61,7 +61,8 @@ class Settings:
     cpu_slots: int = field(default_factory=lambda: os.cpu_count() or 1)
     """Password hashes (and, separately, upload analyses) run at once; more wait their turn."""
     max_uploads: int = 64
-    signups_per_hour: int = 10
+    signups_per_hour: int = 30
+    """Per address: a class signing up from one school address at the start of term fits."""
     trust_proxy_headers: bool = False
 
     def __post_init__(self) -> None:
@@ -105,7 +106,7 @@ class Settings:
             live_burst_s=_env_float("CLASSREC_LIVE_BURST_S", 30.0),
             streams_per_user=_env_int("CLASSREC_STREAMS_PER_USER", 3),
             max_streams=_env_int("CLASSREC_MAX_STREAMS", 1000),
-            signups_per_hour=_env_int("CLASSREC_SIGNUPS_PER_HOUR", 10),
+            signups_per_hour=_env_int("CLASSREC_SIGNUPS_PER_HOUR", 30),
             trust_proxy_headers=_env_bool("CLASSREC_TRUST_PROXY_HEADERS", False),
             log_level=os.environ.get("CLASSREC_LOG_LEVEL", "INFO").upper(),
         )

@@ -58,19 +58,25 @@ def signup(
 def login(
     body: Credentials, request: Request, response: Response, db: DbDep, settings: SettingsDep
 ) -> UserOut:
-    """Limits count per address and per (account, address): guessing from one address stops
-    after `login_attempts`, and nobody elsewhere can lock the owner out of their account."""
-    limiter = request.app.state.login_limiter
+    """Limits count per address and per (account, address), the latter with backoff: guessing
+    from one address stops after `login_attempts`, and nobody elsewhere can lock the owner out
+    of their account."""
+    by_address, by_account = request.app.state.address_limiter, request.app.state.login_limiter
     address = _address(request)
-    keys = (f"ip:{address}", f"account:{body.email} ip:{address}")
-    wait = limiter.try_attempt(*keys)
+    address_key, account_key = f"ip:{address}", f"account:{body.email} ip:{address}"
+    wait = by_address.try_attempt(address_key)
+    if not wait:
+        wait = by_account.try_attempt(account_key)
+        if wait:
+            by_address.succeeded(address_key)  # refused before checking: not an attempt
     if wait:
         raise _too_many(wait, "failed logins")
     user = crud.get_user_by_email(db, body.email)
     db.commit()  # no connection held while argon2 runs (~0.1 s, queued behind other hashes)
     if not verify_password(body.password, user.password_hash if user else None):
         raise HTTPException(401, "wrong e-mail or password")
-    limiter.succeeded(*keys)
+    by_address.succeeded(address_key)
+    by_account.succeeded(account_key)
     _set_session(response, crud.create_session(db, user, settings.session_days), settings)
     return UserOut.model_validate(user)
 
