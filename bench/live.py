@@ -84,6 +84,7 @@ def server(data_dir: Path):
         "CLASSREC_HOST": "127.0.0.1",
         "CLASSREC_PORT": str(port),
         "CLASSREC_LOG_LEVEL": "WARNING",
+        "CLASSREC_STREAMS_PER_USER": "100000",  # one bench account feeds every stream
     }
     # stderr to a file, not a pipe: nobody reads a pipe during the run, and once its 64 KiB
     # fill up every log line blocks the server (streams then hang waiting for `stopped`)
