@@ -33,6 +33,15 @@ def test_a_deeply_nested_text_frame_is_a_bad_message(client: TestClient) -> None
     assert message["code"] == "bad_message" and closed.value.code == 4400
 
 
+@pytest.mark.parametrize("email", ["a@b\r\nX: y", "a b@example.org", "a@example.org\u202e"])
+def test_signup_refuses_emails_with_line_breaks_or_controls(app, email: str) -> None:  # noqa: ANN001
+    with TestClient(app) as c:
+        c.get("/health")
+        c.headers["x-csrf-token"] = c.cookies["classrec_csrf"]
+        r = c.post("/api/auth/signup", json={"email": email, "password": "correct horse"})
+    assert r.status_code == 422
+
+
 def test_database_errors_do_not_carry_the_values(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
     with engine.begin() as db:
