@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.websockets import WebSocketDisconnect
-from web.test_live import new_lecture
+from web.test_live import frame, new_lecture
 
 from classrec.web.db import make_engine
 
@@ -40,6 +40,33 @@ def test_signup_refuses_emails_with_line_breaks_or_controls(app, email: str) -> 
         c.headers["x-csrf-token"] = c.cookies["classrec_csrf"]
         r = c.post("/api/auth/signup", json={"email": email, "password": "correct horse"})
     assert r.status_code == 422
+
+
+def test_delete_racing_a_socket_open_leaves_no_files_or_streams(
+    client: TestClient, lecture_pcm
+) -> None:  # noqa: ANN001
+    lectures_dir = client.app.state.settings.lectures_dir
+
+    def open_socket(lecture: str) -> None:
+        try:
+            with client.websocket_connect(f"/api/lectures/{lecture}/live") as ws:
+                if ws.receive_json()["type"] == "ready":
+                    ws.send_bytes(frame(lecture_pcm, 0))
+        except WebSocketDisconnect:
+            pass
+
+    for _ in range(8):
+        lecture = new_lecture(client)
+        with ThreadPoolExecutor(2) as pool:
+            opened = pool.submit(open_socket, lecture)
+            deleted = pool.submit(client.delete, f"/api/lectures/{lecture}")
+            opened.result()
+            assert deleted.result().status_code == 204
+    time.sleep(0.5)
+    orphans = list(lectures_dir.iterdir())
+    report("low: delete vs socket", rounds=8, orphan_dirs=len(orphans),
+           streams=len(client.app.state.hub.streams))  # fmt: skip
+    assert orphans == [] and client.app.state.hub.streams == {}
 
 
 def test_database_errors_do_not_carry_the_values(tmp_path: Path) -> None:

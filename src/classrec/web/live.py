@@ -345,6 +345,8 @@ class LiveHub:
         async with self._lecture_lock(lecture_id):
             stream = self.streams.get(lecture_id)
             if stream is None:
+                if not await run_in_threadpool(self._exists, lecture_id):  # deleted meanwhile
+                    raise ProtocolError(4404, "not_found", "no such lecture")
                 await self._make_room(owner_id)
                 stream = await run_in_threadpool(self._open, lecture_id, owner_id)
                 self.streams[lecture_id] = stream
@@ -481,6 +483,10 @@ class LiveHub:
         )
         if stream.conn is not None:
             stream.conn.send(None)
+
+    def _exists(self, lecture_id: str) -> bool:
+        with self.db.session() as db:
+            return db.get(crud.Lecture, lecture_id) is not None
 
     async def _set_status(self, lecture_id: str, **fields) -> None:
         def update() -> None:

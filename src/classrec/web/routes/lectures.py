@@ -13,13 +13,15 @@ import anyio
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
+from sqlalchemy import delete as delete_rows
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from classrec.errors import ClassRecError
 from classrec.outputs import format_segments
 from classrec.speech_only import CutList, PauseOptions, cut_media, keep_ranges, snap
-from classrec.web import analysis, crud, playback, storage
+from classrec.web import analysis, crud, playback, storage, upload_jobs
 from classrec.web.config import Settings
 from classrec.web.deps import (
     DbDep,
@@ -45,6 +47,8 @@ SEGMENT_TYPES = {
 }
 CURVE_POINTS = 4000
 DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+UPLOAD_KEY = r"^[0-9a-f]{16,64}$"
+"""The page sends the SHA-256 (hex) of the chosen file's name, size and modification time."""
 
 
 def display_name(name: str | None) -> str:
@@ -109,26 +113,62 @@ async def _receive_upload(
 @router.post("/upload", response_model=LectureOut, status_code=201)
 async def upload(
     request: Request,
+    response: Response,
     user: ShortUserDep,
     settings: SettingsDep,
     filename: str = Query("", max_length=1000),
     title: str = Query("", max_length=200),
+    key: str | None = Query(None, pattern=UPLOAD_KEY),
 ) -> Lecture:
     """Upload a recording as the raw request body (any format the decoder reads); it is decoded
     and analysed before the response, so a non-audio file is refused here, with nothing kept.
+    The analysis runs in a task of its own under a `processing` lecture: a client that leaves
+    (reload, closed tab) does not stop it. `key` names the chosen file: an upload with the key
+    of an existing lecture answers 200 with that lecture and stores nothing.
     No database session is held while the body arrives or is analysed; each user has
     `uploads_per_user` slots, and analyses run `cpu_slots` at a time."""
+    if key and (known := await run_in_threadpool(_lecture_by_key, request, user.id, key)):
+        response.status_code = 200
+        return known
     try:
         with request.app.state.upload_slots.hold(user.id):
-            lecture = await _upload(request, user, settings, display_name(filename), title)
+            lecture = await _upload(request, user, settings, display_name(filename), title, key)
     except LimitReached as exc:
         raise HTTPException(429, str(exc)) from None
-    playback.prepare_soon(storage.LectureFiles.of(settings.lectures_dir, lecture.id))
+    if lecture.status != "ready":  # another request with this key made it
+        response.status_code = 200
     return lecture
 
 
+@router.get("/upload/{key}", response_model=LectureOut)
+def uploaded(key: str, user: UserDep, db: DbDep) -> Lecture:
+    """The lecture made from the file with this key (404 if none): the page asks before sending."""
+    lecture = crud.lecture_by_upload_key(db, user.id, key)
+    if lecture is None:
+        raise HTTPException(404, "no lecture from this file yet")
+    return lecture
+
+
+@router.get("/progress")
+def progress(request: Request, user: UserDep) -> dict[str, dict]:
+    """Uploads of this user being analysed: {lecture id: {done_s, total_s, fraction, eta_s}}."""
+    return _upload_jobs(request).progress_of(user.id)
+
+
+def _upload_jobs(request: Request) -> upload_jobs.UploadJobs:
+    """The app's running analyses (made on first use)."""
+    if not hasattr(request.app.state, "upload_jobs"):
+        request.app.state.upload_jobs = upload_jobs.UploadJobs()
+    return request.app.state.upload_jobs
+
+
+def _lecture_by_key(request: Request, user_id: int, key: str) -> Lecture | None:
+    with request.app.state.db.session() as db:
+        return crud.lecture_by_upload_key(db, user_id, key)
+
+
 async def _upload(
-    request: Request, user: User, settings: Settings, name: str, title: str
+    request: Request, user: User, settings: Settings, name: str, title: str, key: str | None
 ) -> Lecture:
     quota_left = settings.user_quota_bytes - await run_in_threadpool(used_bytes, request, user)
     if quota_left < settings.max_upload_bytes:
@@ -147,61 +187,93 @@ async def _upload(
     try:
         await _receive_upload(request, files.original, limit, too_large, settings)
         decode_limit = analysis.upload_limit(settings, files.original.stat().st_size, quota_left)
+        lecture = await run_in_threadpool(
+            _store_upload, request, user.id, lecture_id, name, title, key
+        )
+    except BaseException as exc:
+        files.remove()
+        raise _as_http(exc, files) from None
+    if lecture.id != lecture_id:  # the same file, sent twice at once: the other one counts
+        files.remove()
+        return lecture
+    job = upload_jobs.Job(lecture_id, user.id, files, upload_jobs.declared_seconds(files.original))
+    task = _upload_jobs(request).start(job, _analyse(request, files, decode_limit))
+    try:
+        return await asyncio.shield(task)
+    except Exception as exc:  # the task removed the lecture; say why
+        raise _as_http(exc, files) from None
+
+
+def _as_http(exc: BaseException, files: storage.LectureFiles) -> BaseException:
+    """What the client is told when an upload fails (nothing of it is kept by then)."""
+    if isinstance(exc, analysis.TooMuchAudio):
+        return HTTPException(413, str(exc))
+    if isinstance(exc, ClassRecError):  # the decoder's reason, without the server's file name
+        reason = str(exc).removeprefix(f"{files.original}: ")
+        return HTTPException(415, f"this file has no audio the server can decode: {reason}")
+    if isinstance(exc, ClientDisconnect):  # the client went away: nothing to answer
+        return HTTPException(400, "the upload was cut off")
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL:  # a clear answer, not a 500
+        return HTTPException(507, "the server's storage is full: nothing was stored")
+    return exc
+
+
+async def _analyse(
+    request: Request, files: storage.LectureFiles, decode_limit: analysis.DecodeLimit
+) -> Lecture:
+    """Decode and analyse a stored upload, then mark its lecture ready and prepare its playback
+    file. On any failure the lecture and its files are removed (no half-analysed lecture)."""
+    lecture_id = files.root.name
+    try:
         async with request.app.state.analysis_slots:
             duration, ratio = await run_in_threadpool(
                 analysis.process_upload, files.original, files, decode_limit
             )
-    except analysis.TooMuchAudio as exc:
-        files.remove()
-        raise HTTPException(413, str(exc)) from None
-    except ClassRecError as exc:  # the decoder's reason, without the server's file name
-        files.remove()
-        reason = str(exc).removeprefix(f"{files.original}: ")
-        raise HTTPException(
-            415, f"this file has no audio the server can decode: {reason}"
-        ) from None
-    except ClientDisconnect:  # the client went away: nothing to answer, nothing kept
-        files.remove()
-        raise HTTPException(400, "the upload was cut off") from None
-    except OSError as exc:
-        files.remove()
-        if exc.errno in DISK_FULL:  # a clear answer, not a 500; nothing half-stored is kept
-            raise HTTPException(507, "the server's storage is full: nothing was stored") from None
-        raise
+        lecture = await run_in_threadpool(_finish_upload, request, lecture_id, duration, ratio)
     except BaseException:
         files.remove()
+        await run_in_threadpool(_forget_upload, request, lecture_id)
         raise
-    try:
-        return await run_in_threadpool(
-            _store_upload, request, user.id, lecture_id, name, title, duration, ratio
-        )
-    except Exception:  # e.g. the database could not be written: no files without a row
-        files.remove()
-        raise
+    playback.prepare_soon(files)
+    return lecture
 
 
 def _store_upload(
-    request: Request,
-    user_id: int,
-    lecture_id: str,
-    name: str,
-    title: str,
-    duration: float,
-    ratio: float,
+    request: Request, user_id: int, lecture_id: str, name: str, title: str, key: str | None
 ) -> Lecture:
+    """The `processing` lecture, or the one already made with this key (a concurrent twin)."""
+    try:
+        with request.app.state.db.session() as db:
+            user = db.get(crud.User, user_id)
+            return crud.create_lecture(
+                db,
+                user,
+                (title.strip() or Path(name).stem or name)[:200],
+                "upload",
+                id=lecture_id,
+                status="processing",
+                original_name=name,
+                upload_key=key,
+            )
+    except IntegrityError:
+        known = _lecture_by_key(request, user_id, key) if key else None
+        if known is None:
+            raise
+        return known
+
+
+def _finish_upload(request: Request, lecture_id: str, duration: float, ratio: float) -> Lecture:
     with request.app.state.db.session() as db:
-        user = db.get(crud.User, user_id)
-        return crud.create_lecture(
-            db,
-            user,
-            (title.strip() or Path(name).stem or name)[:200],
-            "upload",
-            id=lecture_id,
-            status="ready",
-            original_name=name,
-            duration_s=duration,
-            speech_ratio=ratio,
-        )
+        lecture = db.get(Lecture, lecture_id)
+        if lecture is None:  # deleted while it was analysed
+            raise HTTPException(404, "the lecture was deleted while it was analysed")
+        lecture.status, lecture.duration_s, lecture.speech_ratio = "ready", duration, ratio
+        return lecture
+
+
+def _forget_upload(request: Request, lecture_id: str) -> None:
+    with request.app.state.db.session() as db:
+        db.execute(delete_rows(Lecture).where(Lecture.id == lecture_id))
 
 
 @router.get("/{lecture_id}", response_model=LectureOut)
@@ -218,14 +290,19 @@ def rename(body: LectureUpdate, lecture: LectureDep) -> Lecture:
 @router.delete("/{lecture_id}", status_code=204)
 def delete(lecture: LectureDep, request: Request, db: DbDep, settings: SettingsDep) -> None:
     """Delete a lecture and its files; a live stream of it is closed first (an abandoned
-    recording must not be undeletable, and a connected client is told)."""
+    recording must not be undeletable, and a connected client is told). The row goes first:
+    a socket opening after that finds no lecture, one opened before is closed by `drop`, so no
+    files outlive their row."""
+    db.delete(lecture)
+    db.commit()
     anyio.from_thread.run(request.app.state.hub.drop, lecture.id)
     lecture_files(settings, lecture).remove()
-    db.delete(lecture)
 
 
 def _playable(lecture: Lecture, settings: SettingsDep) -> storage.LectureFiles:
     files = lecture_files(settings, lecture)
+    if lecture.status == "processing":
+        raise HTTPException(409, "the upload is still being analysed")
     if lecture.status == "recording" or not files.audio.is_file():
         raise HTTPException(409, "the lecture is still being recorded")
     return files
