@@ -1,10 +1,16 @@
 """Issue 12's low findings in the server: a deeply nested text frame, private file modes,
-secrets in database errors, concurrent speech-only requests, a client gone mid-upload."""
+secrets in database errors, concurrent speech-only requests, a client gone mid-upload, e-mails
+with line breaks, DELETE racing a socket, and a backup taken while the server writes."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import sqlite3
 import stat
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -114,3 +120,49 @@ def test_files_are_private_and_a_vanished_upload_logs_no_traceback(
     report("low: file modes", files=len(modes), readable_by_others=len(public))
     assert public == {}
     assert "Traceback" not in log and "ClientDisconnect" not in log
+
+
+@pytest.mark.slow
+def test_backup_while_writing_is_complete_and_consistent(real_server: ServerProcess) -> None:
+    alice = logged_in(real_server.url, "alice@example.org")
+    created: list[str] = []
+    stop = time.monotonic() + 4
+
+    def write() -> None:
+        while time.monotonic() < stop:
+            created.append(alice.post("/api/lectures", json={"title": "t"}).json()["id"])
+
+    database = real_server.data_dir / "classrec.sqlite3"
+    with ThreadPoolExecutor(1) as pool:
+        writing = pool.submit(write)
+        time.sleep(2)
+        plain = real_server.data_dir.parent / "plain.sqlite3"
+        shutil.copyfile(database, plain)  # what `cp` of the database file alone gets
+        before = len(created)
+        dest = real_server.data_dir.parent / "backup.sqlite3"
+        env = {**os.environ, "CLASSREC_DATA_DIR": str(real_server.data_dir)}
+        done = subprocess.run([sys.executable, "-m", "classrec.web", "backup", str(dest)], env=env,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        after = len(created)
+        writing.result()
+    with sqlite3.connect(dest) as db:
+        check = db.execute("PRAGMA integrity_check").fetchone()[0]
+        backed_up = db.execute("SELECT count(*) FROM lectures").fetchone()[0]
+    with sqlite3.connect(plain) as db:
+        try:
+            copied = db.execute("SELECT count(*) FROM lectures").fetchone()[0]
+        except sqlite3.DatabaseError:
+            copied = -1
+    report("low: backup", created_before=before, in_backup=backed_up, created_after=after,
+           in_plain_copy=copied, mode=oct(stat.S_IMODE(dest.stat().st_mode)))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert check == "ok" and before <= backed_up <= after
+    assert stat.S_IMODE(dest.stat().st_mode) == 0o600
+
+
+def test_backup_errors_are_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "CLASSREC_DATA_DIR": str(tmp_path / "none")}
+    done = subprocess.run([sys.executable, "-m", "classrec.web", "backup", str(tmp_path / "b")],
+                          env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "no database at" in done.stderr

@@ -1,19 +1,41 @@
-"""`python -m classrec.web`: serve the app with uvicorn (settings from the environment)."""
+"""`python -m classrec.web`: serve the app with uvicorn (settings from the environment);
+`python -m classrec.web backup FILE`: a consistent copy of the database while it serves."""
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+from pathlib import Path
 
 import uvicorn
 
+from classrec.errors import ClassRecError
 from classrec.web.app import create_app
+from classrec.web.backup import backup_database
 from classrec.web.config import Settings
 from classrec.web.logs import setup_logging
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m classrec.web", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    backup = commands.add_parser("backup", help="copy the SQLite database (safe while serving)")
+    backup.add_argument("file", type=Path, help="the new file to write")
+    args = parser.parse_args(argv)
     settings = Settings.from_env()
-    os.umask(0o077)  # recordings, the database and logs readable by this user only
+    os.umask(0o077)  # recordings, the database, backups and logs readable by this user only
+    if args.command == "backup":
+        try:
+            size = backup_database(settings.database_url, args.file)
+        except (ClassRecError, OSError) as exc:
+            sys.exit(f"classrec.web: error: {exc}")
+        print(f"{args.file}: {size / 2**20:.1f} MB")
+        return
+    serve(settings)
+
+
+def serve(settings: Settings) -> None:
     setup_logging(settings.log_level)
     uvicorn.run(
         create_app(settings),
