@@ -79,6 +79,11 @@ def get_viewable_lecture(db: Session, user_id: int, lecture_id: str) -> Lecture 
     return None
 
 
+def lecture_by_upload_key(db: Session, user_id: int, key: str) -> Lecture | None:
+    """The user's lecture made from the file the page named `key` (see lectures.upload_key)."""
+    return db.scalar(select(Lecture).where(Lecture.owner_id == user_id, Lecture.upload_key == key))
+
+
 def create_lecture(db: Session, user: User, title: str, source: str, **fields) -> Lecture:
     lecture = Lecture(owner_id=user.id, title=title, source=source, **fields)
     db.add(lecture)

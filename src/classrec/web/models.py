@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -70,10 +70,12 @@ class Enrollment(Base):
 
 
 class Lecture(Base):
-    """One recording. `status`: recording, interrupted (server died while recording), ready.
+    """One recording. `status`: recording, interrupted (server died while recording), processing
+    (an upload being analysed), ready.
     Only its owner changes it; a course it belongs to lets that course's students watch it."""
 
     __tablename__ = "lectures"
+    __table_args__ = (Index("ix_lectures_owner_upload_key", "owner_id", "upload_key", unique=True),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -86,6 +88,9 @@ class Lecture(Base):
     original_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     duration_s: Mapped[float] = mapped_column(Float, default=0.0)
     speech_ratio: Mapped[float] = mapped_column(Float, default=0.0)
+    upload_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The page's key for the chosen file (unique per owner): the same file sent twice is one
+    lecture. Unique with owner_id in migration 0003's index."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     bookmarks: Mapped[list[Bookmark]] = relationship(
