@@ -71,10 +71,19 @@ def test_declared_seconds(tmp_path) -> None:  # noqa: ANN001
 
 
 def test_processing_lecture_is_listed_not_played(client: TestClient, settings) -> None:  # noqa: ANN001
+    """A lecture left `processing` with no analysis running (the server restarted meanwhile)
+    is analysed again when the library asks for progress."""
     lecture = upload(client, LECTURE.read_bytes()).json()
-    with client.app.state.db.session() as db:  # as it is while its analysis runs
-        crud.update_lecture(db, lecture["id"], status="processing")
+    with client.app.state.db.session() as db:
+        crud.update_lecture(db, lecture["id"], status="processing", duration_s=0.0)
     assert client.get("/api/lectures").json()[0]["status"] == "processing"
     answer = client.get(f"/api/lectures/{lecture['id']}/regions")
     assert answer.status_code == 409 and "analysed" in answer.json()["detail"]
-    assert client.get("/api/lectures/progress").json() == {}  # no job of it in this process
+    jobs = client.get("/api/lectures/progress").json()
+    assert list(jobs) == [lecture["id"]]
+    deadline = time.monotonic() + 30
+    while client.get("/api/lectures/progress").json() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    again = client.get(f"/api/lectures/{lecture['id']}").json()
+    assert again["status"] == "ready" and again["duration_s"] == lecture["duration_s"]
+    assert client.get(f"/api/lectures/{lecture['id']}/regions").status_code == 200

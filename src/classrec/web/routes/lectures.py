@@ -150,9 +150,34 @@ def uploaded(key: str, user: UserDep, db: DbDep) -> Lecture:
 
 
 @router.get("/progress")
-def progress(request: Request, user: UserDep) -> dict[str, dict]:
-    """Uploads of this user being analysed: {lecture id: {done_s, total_s, fraction, eta_s}}."""
-    return _upload_jobs(request).progress_of(user.id)
+async def progress(request: Request, user: UserDep, settings: SettingsDep) -> dict[str, dict]:
+    """Uploads of this user being analysed: {lecture id: {done_s, total_s, fraction, eta_s}}.
+    A `processing` lecture with no analysis in this process (the server restarted meanwhile)
+    is analysed again from its stored original here, so none stays processing forever."""
+    jobs = _upload_jobs(request)
+    waiting = await run_in_threadpool(_processing_ids, request, user.id)
+    for lecture_id in waiting:
+        if not jobs.running(lecture_id):
+            await _restart_analysis(request, user, settings, lecture_id)
+    return jobs.progress_of(user.id)
+
+
+def _processing_ids(request: Request, user_id: int) -> list[str]:
+    with request.app.state.db.session() as db:
+        user = db.get(crud.User, user_id)
+        return [x.id for x in crud.list_lectures(db, user) if x.status == "processing"]
+
+
+async def _restart_analysis(
+    request: Request, user: User, settings: Settings, lecture_id: str
+) -> None:
+    files = storage.LectureFiles.of(settings.lectures_dir, lecture_id)
+    quota_left = settings.user_quota_bytes - await run_in_threadpool(used_bytes, request, user)
+    size = files.original.stat().st_size if files.original.is_file() else 0  # 0: fails, removed
+    rewritten = files.audio.stat().st_size if files.audio.is_file() else 0
+    decode_limit = analysis.upload_limit(settings, size, quota_left + rewritten)
+    job = upload_jobs.Job(lecture_id, user.id, files, upload_jobs.declared_seconds(files.original))
+    _upload_jobs(request).start(job, _analyse(request, files, decode_limit))
 
 
 def _upload_jobs(request: Request) -> upload_jobs.UploadJobs:

@@ -30,11 +30,12 @@ export async function api(method, path, body) {
   return data;
 }
 
-// Upload with progress (fetch cannot report upload progress; XHR can).
-export function uploadFile(file, title, { onProgress, onUploaded }) {
+// Upload with progress (fetch cannot report upload progress; XHR can). `key` names the chosen
+// file, so sending it again (after a reload, from a second tab) finds the lecture made from it.
+export function uploadFile(file, title, key, { onProgress, onUploaded }) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    const query = new URLSearchParams({ filename: file.name, title });
+    const query = new URLSearchParams({ filename: file.name, title, key });
     xhr.open("POST", `/api/lectures/upload?${query}`);
     xhr.setRequestHeader("X-CSRF-Token", csrfToken());
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
@@ -49,4 +50,19 @@ export function uploadFile(file, title, { onProgress, onUploaded }) {
     xhr.onerror = () => reject(new ApiError(0, "upload failed: connection lost"));
     xhr.send(file);
   });
+}
+
+// The key of a chosen file: SHA-256 (hex) of its name, size and modification time, the same
+// after a reload. Outside a secure context (no crypto.subtle) a 64-bit FNV-1a hash stands in.
+export async function fileKey(file) {
+  const text = `${file.name}|${file.size}|${file.lastModified}`;
+  if (globalThis.crypto && crypto.subtle) {
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash = BigInt.asUintN(64, (hash ^ BigInt(byte)) * 0x100000001b3n);
+  }
+  return hash.toString(16).padStart(16, "0");
 }

@@ -200,6 +200,12 @@ export async function lectureView(id, user) {
   const lecture = await api("GET", `/api/lectures/${id}`);
   const owner = lecture.owner_id === user.id;
   if (lecture.status === "recording") return recordingView(lecture, owner);
+  if (lecture.status === "processing") {
+    mount(h("section", { class: "card" }, h("h1", { id: "lecture-title" }, lecture.title),
+      h("p", { id: "processing-message" }, "This upload is still being analysed. The ",
+        h("a", { href: "#/library" }, "library"), " shows its progress.")));
+    return null;
+  }
   const regions = await api("GET", `/api/lectures/${id}/regions`);
   const { saved, save } = remembered(user, lecture);
   const audio = h("audio", { id: "player", controls: true, preload: "metadata",

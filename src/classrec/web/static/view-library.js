@@ -1,4 +1,5 @@
 // The list of the user's lectures: open, rename, delete, continue an unfinished recording.
+// Uploads still being analysed show a progress bar and an ETA, polled once a second.
 import { api } from "./api.js";
 import { clock, h, mount } from "./dom.js";
 import { stopRecording } from "./recorder.js";
@@ -54,16 +55,40 @@ function lectureRow(lecture, reload) {
   } }, "Rename");
   const unfinished = lecture.status !== "ready";
   const status = unfinished ? h("span", { class: `badge ${lecture.status}` }, lecture.status) : "";
-  const resume = unfinished && !(recording.active && recording.lectureId === lecture.id)
+  const processing = lecture.status === "processing";
+  const resume = unfinished && !processing && !(recording.active && recording.lectureId === lecture.id)
     ? h("a", { href: `#/record/${lecture.id}`, class: "button small", dataset: { continue: "" } },
       "Continue") : null;
   return h("tr", { dataset: { id: lecture.id } },
-    h("td", {}, link, error),
+    h("td", {}, link, processing ? progressCell() : null, error),
     h("td", { class: "date" }, new Date(lecture.created_at).toLocaleString()),
     h("td", { class: "num" }, clock(lecture.duration_s)),
     h("td", { class: "num speech-pct" }, `${Math.round(lecture.speech_ratio * 100)} %`),
     h("td", {}, status, " ", lecture.source === "live" ? "live" : "upload"),
     h("td", { class: "actions" }, resume, rename, deleteButton(lecture, reload, error)));
+}
+
+function progressCell() {
+  return h("div", { class: "job" },
+    h("progress", { class: "job-progress", max: "1", "aria-label": "analysis progress" }),
+    h("span", { class: "job-eta muted", role: "status" }, "Processing…"));
+}
+
+// Shows the server's progress on each processing row; false once one of them has finished
+// (the list is then reloaded to show it ready, or gone if its analysis failed).
+function showProgress(body, jobs) {
+  for (const row of body.querySelectorAll("tr")) {
+    const bar = row.querySelector(".job-progress");
+    if (!bar) continue;
+    const job = jobs[row.dataset.id];
+    if (!job) return false;
+    if (job.fraction !== null) bar.value = job.fraction;
+    const eta = job.eta_s === null ? "" : `, about ${clock(job.eta_s)} left`;
+    row.querySelector(".job-eta").textContent = job.total_s
+      ? `Processing: ${clock(job.done_s)} of ${clock(job.total_s)}${eta}`
+      : `Processing: ${clock(job.done_s)} so far`;
+  }
+  return true;
 }
 
 export function lectureTable(rows) {
@@ -77,11 +102,22 @@ export async function libraryView() {
   const [table, body] = lectureTable([]);
   const empty = h("p", { class: "muted" }, "No lectures yet: record one or upload a file. ",
     "Lectures shared with you are under ", h("a", { href: "#/courses" }, "Courses"), ".");
+  let timer = 0;
+  const poll = async () => {
+    if (showProgress(body, await api("GET", "/api/lectures/progress"))) {
+      timer = setTimeout(poll, 1000);
+    } else {
+      reload();
+    }
+  };
   const reload = async () => {
     const lectures = await api("GET", "/api/lectures");
     body.replaceChildren(...lectures.map((l) => lectureRow(l, reload)));
     empty.hidden = lectures.length > 0;
+    clearTimeout(timer);
+    if (lectures.some((l) => l.status === "processing")) timer = setTimeout(poll, 300);
   };
   mount(h("section", { class: "card" }, h("h1", {}, "Your lectures"), table, empty));
   await reload();
+  return () => clearTimeout(timer);
 }

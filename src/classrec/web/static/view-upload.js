@@ -1,8 +1,14 @@
 // Upload a recording with a progress bar, then a processing indicator. The size is checked
 // before anything is sent, and a finished upload only offers a link: it never takes the user
-// away from wherever they went meanwhile (a recording in progress, say).
-import { uploadFile } from "./api.js";
+// away from wherever they went meanwhile (a recording in progress, say). Once the file is sent
+// the server analyses it whatever the page does; the library shows its progress. A file
+// uploaded before (same key) is not sent again.
+import { api, ApiError, fileKey, uploadFile } from "./api.js";
 import { bytes, h, mount } from "./dom.js";
+
+function openLink(lecture) {
+  return h("a", { href: `#/lecture/${lecture.id}`, id: "open-upload" }, `Open “${lecture.title}”`);
+}
 
 export function uploadView({ maxUploadBytes }) {
   const limit = maxUploadBytes ? `Up to ${bytes(maxUploadBytes)}.` : "";
@@ -29,19 +35,29 @@ export function uploadView({ maxUploadBytes }) {
     button.disabled = true;
     status.className = "";
     try {
-      const lecture = await uploadFile(chosen, title.value, {
+      const key = await fileKey(chosen);
+      const known = await api("GET", `/api/lectures/upload/${key}`).catch((e) => {
+        if (e instanceof ApiError && e.status === 404) return null;
+        throw e;
+      });
+      if (known) {
+        status.replaceChildren("This file was uploaded already. ", openLink(known));
+        button.disabled = false;
+        return;
+      }
+      const lecture = await uploadFile(chosen, title.value, key, {
         onProgress: (f) => {
           progress.value = f;
           status.textContent = `Uploading… ${Math.round(f * 100)} %`;
         },
         onUploaded: () => {
           progress.removeAttribute("value"); // indeterminate bar while the server analyses
-          status.textContent = "Processing: finding the speech…";
+          status.replaceChildren("Processing: finding the speech… It goes on if you leave "
+            + "this page; the ", h("a", { href: "#/library" }, "library"), " shows its progress.");
         },
       });
       progress.value = 1;
-      status.replaceChildren("Uploaded. ", h("a", { href: `#/lecture/${lecture.id}`,
-        id: "open-upload" }, `Open “${lecture.title}”`));
+      status.replaceChildren("Uploaded. ", openLink(lecture));
       button.disabled = false;
     } catch (e) {
       fail(e.message);
