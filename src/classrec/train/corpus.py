@@ -38,6 +38,7 @@ class Utterance:
 class Corpus:
     speech: list[Utterance] = field(default_factory=list)
     tts: list[Utterance] = field(default_factory=list)
+    multilingual: list[Utterance] = field(default_factory=list)  # real voices, 11 languages
     meetings: list[Utterance] = field(default_factory=list)
     noise: list[np.ndarray] = field(default_factory=list)
     events: list[np.ndarray] = field(default_factory=list)  # short real sound effects (< 2.5 s)

@@ -40,13 +40,24 @@ def _reverb(rng: np.random.Generator, x: np.ndarray, rirs: list[np.ndarray]) -> 
     return (wet * _rms(x) / _rms(wet)).astype(np.float32)
 
 
+def _speech_pool(rng: np.random.Generator, corpus: Corpus) -> list[Utterance]:
+    """Where the next utterance comes from: 25 % generated, 30 % the multilingual real voices
+    (when loaded), the rest the corpus's read English speech."""
+    r = rng.random()
+    if corpus.tts and r < 0.25:
+        return corpus.tts
+    if corpus.multilingual and r < 0.55:
+        return corpus.multilingual
+    return corpus.speech
+
+
 def _speech_track(rng, corpus: Corpus, n_windows: int) -> tuple[np.ndarray, np.ndarray]:
     """Utterances separated by pauses of 0.1–4 s, each at its own level, some reverberant."""
     audio = np.zeros(n_windows * WINDOW, dtype=np.float32)
     labels = np.zeros(n_windows, dtype=np.float32)
     pos = int(rng.integers(0, 60))
     while pos < n_windows - 8:
-        pool = corpus.tts if corpus.tts and rng.random() < 0.25 else corpus.speech
+        pool = _speech_pool(rng, corpus)
         utt: Utterance = pool[int(rng.integers(len(pool)))]
         u_win = len(utt.labels)
         take = min(u_win, n_windows - pos)

@@ -60,6 +60,12 @@ EVAL_PACKAGES = (
 )
 """Never trained on: the unseen music and effects of the noise-only evaluation."""
 
+SPEECH_PACKAGE = Package("tuxpaint-stamps-default", "speech", "GPL-2", 150)
+"""Real voices in 11 languages (fr, ru, ro, ca, bg, es, be, el, da, lt, nl): 7,418 spoken stamp
+descriptions of 0.5–3 s, recorded by many volunteers on many microphones. The corpus's speech is
+English only; the dev set and lecture halls are not."""
+SPOKEN = re.compile(r"_desc_[a-z]{2}\.ogg$")
+
 AUDIO = re.compile(r"\.(ogg|oga|opus|wav|flac|mp3)$", re.IGNORECASE)
 VOICE = re.compile(
     r"speech/|voice|/vo/|announcer|taunt|talk|speak|narrat|dialog|_select|_ack|_die|scream|grunt"
@@ -155,3 +161,27 @@ def load(
         for kind, a in decode(package, cache, labeller, seed):
             found[kind].append(a.astype(np.float32) / 32767)
     return found
+
+
+def speech(cache: Path, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """(name, 16 kHz float32) of the speech package's spoken descriptions, in a seeded order up
+    to its minutes; cached as int16 like the noise packages."""
+    out_path = cache / f"{SPEECH_PACKAGE.name}.npz"
+    if not out_path.is_file():
+        root = unpack(SPEECH_PACKAGE, cache)
+        files = sorted(p for p in root.rglob("*.ogg") if SPOKEN.search(p.name))
+        order = np.random.default_rng(seed).permutation(len(files))
+        budget, total, kept = SPEECH_PACKAGE.minutes * 60 * RATE, 0, {}
+        for i in order:
+            try:
+                audio = load_audio(files[i], RATE)
+            except ClassRecError:
+                continue
+            kept[files[i].name] = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+            total += len(audio)
+            if total >= budget:
+                break
+        np.savez(out_path, **kept)
+        print(f"{SPEECH_PACKAGE.name}: {len(kept)} files, {total / RATE / 60:.1f} min", flush=True)
+    with np.load(out_path) as d:
+        return [(k, d[k].astype(np.float32) / 32767) for k in d.files]

@@ -31,7 +31,14 @@ from classrec import metrics
 from classrec.features import frame, log_mel
 from classrec.model import default_weights_path
 from classrec.train import packages
-from classrec.train.corpus import RATE, Corpus, load_corpus
+from classrec.train.corpus import (
+    RATE,
+    WINDOW,
+    Corpus,
+    Utterance,
+    clean_speech_labels,
+    load_corpus,
+)
 from classrec.train.export_onnx import export as export_onnx
 from classrec.train.mix import build_features
 from classrec.train.nets import build, export_numpy
@@ -47,6 +54,7 @@ class TrainConfig:
     train_clips: int = 12000  # the pool: 26.7 h, refreshed while training (see `refresh`)
     refresh: int = 1  # a worker process mixes fresh clips into the pool (0: a fixed pool)
     packages: int = 1  # real music and ambience from Debian packages (classrec.train.packages)
+    multilingual: int = 1  # real voices in 11 languages from a Debian package (packages.speech)
     class_weight: float = 0.3  # weight of the music/noise loss beside the speech loss
     val_clips: int = 300
     clip_windows: int = 250  # 8 s
@@ -73,6 +81,7 @@ class TrainConfig:
             self.clip_windows,
             self.tts_count,
             self.packages,
+            self.multilingual,
         )
         return hashlib.sha1(repr(fields).encode(), usedforsecurity=False).hexdigest()[:10]
 
@@ -89,9 +98,14 @@ def prepare_corpus(cfg: TrainConfig) -> Corpus:
         corpus.music += found["music"]
         for audio in found["noise"]:
             (corpus.events if len(audio) < 2.5 * RATE else corpus.noise).append(audio)
+    if cfg.multilingual:
+        for name, audio in packages.speech(Path(cfg.cache) / "speech-packages", cfg.seed):
+            audio = np.pad(audio, (0, -len(audio) % WINDOW))
+            corpus.multilingual.append(Utterance(name, audio, clean_speech_labels(audio, silero)))
     hours = [sum(len(a) for a in group) / RATE / 3600 for group in (corpus.noise, corpus.music)]
     print(
         f"corpus: {len(corpus.speech)} utterances, {len(corpus.tts)} generated, "
+        f"{len(corpus.multilingual)} multilingual, "
         f"{len(corpus.noise)} noises ({hours[0]:.2f} h), {len(corpus.events)} events, "
         f"{len(corpus.music)} music ({hours[1]:.2f} h) ({time.time() - t0:.0f} s)",
         flush=True,
