@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from .conftest import new_page, sign_up_in_page
+from .conftest import new_page, shot, sign_up_in_page
 
 pytestmark = pytest.mark.slow
 MB = 1_000_000
@@ -129,4 +129,42 @@ def test_speech_only_mp3_download(browser, module_server, tmp_path) -> None:  # 
         samples = sum(f.samples for f in container.decode(audio=0))
     assert 0 < samples < 9.91 * 16000
     assert "downloaded" in page.inner_text("#download-status")
+    assert not page.errors, page.errors
+
+
+def test_timeline_zoom(browser, module_server) -> None:  # noqa: ANN001
+    from .conftest import LECTURE
+
+    url = module_server.url
+    page = new_page(browser)
+    sign_up_in_page(page, url, "zoom@example.org")
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "classrec_csrf")
+    lecture = page.request.post(
+        f"{url}/api/lectures/upload?filename=talk.flac",
+        data=LECTURE.read_bytes(),
+        headers={"X-CSRF-Token": csrf, "Content-Type": "application/octet-stream"},
+    ).json()
+    page.goto(f"{url}/#/lecture/{lecture['id']}")
+    page.wait_for_selector("#timeline .region")
+    regions = page.locator("#timeline .region").count()
+    width = page.evaluate("document.querySelector('#timeline-viewport').clientWidth")
+    page.select_option("#zoom", "8")
+    shown = page.evaluate("""() => ({
+        content: document.querySelector('.zoom-content').offsetWidth,
+        canvas: document.querySelector('#curve').width,
+        ticks: new Set([...document.querySelectorAll('.axis .tick')]
+            .map((t) => t.textContent)).size,
+        regions: document.querySelectorAll('#timeline .region').length })""")
+    ticks = min(8 * 4, int(lecture["duration_s"])) + 1  # 4 per screen, at most one a second
+    assert shown == {"content": pytest.approx(8 * width, abs=2), "canvas": 7200, "ticks": ticks,
+                     "regions": regions}  # fmt: skip
+    page.evaluate("document.querySelector('#player').currentTime = 9.5")
+    page.wait_for_function(
+        "() => document.querySelector('#timeline-viewport').scrollLeft > 0", timeout=10000
+    )
+    seen = page.evaluate("""() => { const v = document.querySelector('#timeline-viewport');
+        const head = document.querySelector('#timeline .playhead').offsetLeft;
+        return head >= v.scrollLeft && head <= v.scrollLeft + v.clientWidth; }""")
+    assert seen  # the playhead was scrolled into view
+    shot(page, "12-timeline-zoom")
     assert not page.errors, page.errors

@@ -18,7 +18,9 @@ export function skipTarget(segments, t, duration) {
   return duration;
 }
 
-const AXIS_TICKS = 4; // labelled times under the timeline, besides 0
+const AXIS_TICKS = 4; // labelled times under the timeline per screen width, besides 0
+const ZOOMS = [1, 2, 4, 8, 16]; // timeline widths, in screen widths
+const CURVE_WIDTH = 900; // canvas pixels per screen width
 
 function timeline(regions, audio) {
   const duration = regions.duration_s || 1;
@@ -41,12 +43,12 @@ function timeline(regions, audio) {
     audio.currentTime = region ? Number(region.dataset.start)
       : ((e.clientX - box.left) / box.width) * duration;
   });
-  const axis = h("div", { class: "axis", "aria-hidden": "true" },
-    ...Array.from({ length: AXIS_TICKS + 1 }, (_, k) => {
-      const tick = h("span", { class: "tick" }, clock((k / AXIS_TICKS) * regions.duration_s));
-      tick.style.left = at((k / AXIS_TICKS) * duration);
-      return tick;
-    }));
+  const axis = h("div", { class: "axis", "aria-hidden": "true" });
+  const showTicks = (count) => axis.replaceChildren(...Array.from({ length: count + 1 }, (_, k) => {
+    const tick = h("span", { class: "tick" }, clock((k / count) * regions.duration_s));
+    tick.style.left = at((k / count) * duration);
+    return tick;
+  }));
   const asText = h("details", { id: "regions-text" },
     h("summary", {}, "Speech regions as a list"),
     h("ol", {}, ...regions.segments.map(([start, end]) =>
@@ -57,16 +59,38 @@ function timeline(regions, audio) {
     mark.style.left = at(m.t);
     return mark;
   }));
-  const curve = h("canvas", { id: "curve", width: "900", height: "100",
+  const curve = h("canvas", { id: "curve", width: String(CURVE_WIDTH), height: "100",
     "aria-label": "speech probability over the lecture" });
   const curveHead = h("div", { class: "playhead" });
   const wrap = h("div", { class: "curve" }, curve, curveHead);
-  drawCurve(curve, regions.curve);
+  const content = h("div", { class: "zoom-content" }, bar, axis, wrap);
+  const viewport = h("div", { class: "zoom-viewport", id: "timeline-viewport" }, content);
+  // Keeps time t on screen (centred if it was off screen).
+  const follow = (t) => {
+    const x = (t / duration) * content.offsetWidth;
+    if (x < viewport.scrollLeft || x > viewport.scrollLeft + viewport.clientWidth) {
+      viewport.scrollLeft = x - viewport.clientWidth / 2;
+    }
+  };
+  // Zoom: the content gets wider, the curve is drawn again at its new width (only here).
+  const setZoom = (factor) => {
+    content.style.width = `${factor * 100}%`;
+    curve.width = CURVE_WIDTH * factor;
+    drawCurve(curve, regions.curve);
+    showTicks(Math.max(1, Math.min(AXIS_TICKS * factor, Math.floor(duration)))); // whole s
+    follow(audio.currentTime);
+  };
+  const zoom = h("select", { id: "zoom" }, ...ZOOMS.map((z) =>
+    h("option", { value: String(z) }, `${z}×`)));
+  zoom.addEventListener("change", () => setZoom(Number(zoom.value)));
+  setZoom(1);
   const move = (t) => {
     const left = `${Math.min(100, (t / duration) * 100)}%`;
     playhead.style.left = curveHead.style.left = left;
+    if (zoom.value !== "1") follow(t);
   };
-  return { bar: h("div", {}, bar, axis), curve: wrap, asText, move, showMarks };
+  const zoomControl = h("label", { class: "inline" }, "Zoom ", zoom);
+  return { view: viewport, zoomControl, asText, move, showMarks };
 }
 
 // Runs `step` on every animation frame while the audio plays, and once after a seek or pause.
@@ -245,7 +269,8 @@ export async function lectureView(id, user) {
     audio,
     h("div", { class: "row" }, h("label", { class: "inline" }, "Speed ", speed),
       h("label", { class: "inline" }, skip, " Skip silence")),
-    h("h2", {}, "Speech timeline"), line.bar, line.curve, line.asText,
+    h("h2", {}, "Speech timeline"), line.view, // zoom after the regions: Tab reaches them first
+    h("div", { class: "row" }, line.zoomControl), line.asText,
     bookmarks(lecture, audio, line.showMarks), downloads(lecture)));
   return () => {
     stopLoop();

@@ -62,8 +62,9 @@ function lectureRow(lecture, reload) {
   return h("tr", { dataset: { id: lecture.id } },
     h("td", {}, link, processing ? progressCell() : null, error),
     h("td", { class: "date" }, new Date(lecture.created_at).toLocaleString()),
-    h("td", { class: "num" }, clock(lecture.duration_s)),
-    h("td", { class: "num speech-pct" }, `${Math.round(lecture.speech_ratio * 100)} %`),
+    h("td", { class: "num" }, processing ? "…" : clock(lecture.duration_s)),
+    h("td", { class: "num speech-pct" },
+      processing ? "…" : `${Math.round(lecture.speech_ratio * 100)} %`),
     h("td", {}, status, " ", lecture.source === "live" ? "live" : "upload"),
     h("td", { class: "actions" }, resume, rename, deleteButton(lecture, reload, error)));
 }
