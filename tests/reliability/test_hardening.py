@@ -75,6 +75,38 @@ def test_delete_racing_a_socket_open_leaves_no_files_or_streams(
     assert orphans == [] and client.app.state.hub.streams == {}
 
 
+def browser(app) -> TestClient:  # noqa: ANN001
+    c = TestClient(app)
+    c.get("/health")
+    c.headers["x-csrf-token"] = c.cookies["classrec_csrf"]
+    return c
+
+
+def login(c: TestClient, password: str = "correct horse") -> int:
+    return c.post("/api/auth/login", json={"email": "alice@example.org", "password": password})\
+        .status_code  # fmt: skip
+
+
+def test_password_change_and_logout_everywhere_revoke_other_logins(app, client) -> None:  # noqa: ANN001
+    laptop, phone = browser(app), browser(app)
+    assert login(laptop) == 200 and login(phone) == 200
+    change = {"password": "correct horse", "new_password": "battery staple"}
+    assert laptop.post("/api/auth/password", json=change).status_code == 200
+    assert laptop.get("/api/auth/me").status_code == 200  # the changer stays logged in
+    assert [c.get("/api/auth/me").status_code for c in (phone, client)] == [401, 401]
+    assert login(browser(app)) == 401 and login(phone, "battery staple") == 200
+    assert laptop.post("/api/auth/logout-all").status_code == 204
+    assert [c.get("/api/auth/me").status_code for c in (laptop, phone)] == [401, 401]
+
+
+def test_a_login_revokes_the_token_the_browser_carried(app, client) -> None:  # noqa: ANN001
+    seen = client.cookies["classrec_session"]  # e.g. planted, or read off a shared computer
+    assert login(client) == 200 and client.cookies["classrec_session"] != seen
+    stale = browser(app)
+    stale.cookies.set("classrec_session", seen)
+    assert stale.get("/api/auth/me").status_code == 401
+
+
 def test_database_errors_do_not_carry_the_values(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'x.sqlite3'}")
     with engine.begin() as db:

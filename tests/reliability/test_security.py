@@ -38,6 +38,8 @@ ROUTES = {  # every route of the app → who may use it
     ("POST", "/api/auth/login"): PUBLIC,
     ("POST", "/api/auth/logout"): PUBLIC,
     ("GET", "/api/auth/me"): USER,
+    ("POST", "/api/auth/password"): USER,
+    ("POST", "/api/auth/logout-all"): USER,
     ("GET", "/api/storage"): USER,
     ("GET", "/api/lectures"): USER,
     ("POST", "/api/lectures"): USER,

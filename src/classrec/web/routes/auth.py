@@ -1,21 +1,29 @@
-"""Sign up, log in, log out, who am I."""
+"""Sign up, log in, log out (here or everywhere), change the password, who am I."""
 
 from __future__ import annotations
 
 import unicodedata
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import delete
 
 from classrec.web import crud
 from classrec.web.auth import SESSION_COOKIE, hash_password, verify_password
 from classrec.web.deps import DbDep, SettingsDep, UserDep
-from classrec.web.models import User
+from classrec.web.models import AuthSession, User
 from classrec.web.schemas import Credentials, UserOut
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
-def _set_session(response: Response, token: str, settings: SettingsDep) -> None:
+def _start_session(
+    request: Request, response: Response, db: DbDep, user: User, settings: SettingsDep
+) -> None:
+    """A new login token; the one the browser carried (if any) is revoked, so a token planted
+    or seen before a login is worth nothing after it."""
+    crud.delete_session(db, request.cookies.get(SESSION_COOKIE))
+    token = crud.create_session(db, user, settings.session_days)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -54,7 +62,7 @@ def signup(
     user = User(email=body.email, password_hash=password_hash)
     db.add(user)
     db.flush()
-    _set_session(response, crud.create_session(db, user, settings.session_days), settings)
+    _start_session(request, response, db, user, settings)
     return UserOut.model_validate(user)
 
 
@@ -65,9 +73,21 @@ def login(
     """Limits count per address and per (account, address), the latter with backoff: guessing
     from one address stops after `login_attempts`, and nobody elsewhere can lock the owner out
     of their account."""
+    keys = _attempt(request, body.email)
+    user = crud.get_user_by_email(db, body.email)
+    db.commit()  # no connection held while argon2 runs (~0.1 s, queued behind other hashes)
+    if not verify_password(body.password, user.password_hash if user else None):
+        raise HTTPException(401, "wrong e-mail or password")
+    _succeeded(request, keys)
+    _start_session(request, response, db, user, settings)
+    return UserOut.model_validate(user)
+
+
+def _attempt(request: Request, email: str) -> tuple[str, str]:
+    """Count a password check against the address and the (account, address), or raise 429."""
     by_address, by_account = request.app.state.address_limiter, request.app.state.login_limiter
     address = _address(request)
-    address_key, account_key = f"ip:{address}", f"account:{body.email} ip:{address}"
+    address_key, account_key = f"ip:{address}", f"account:{email} ip:{address}"
     wait = by_address.try_attempt(address_key)
     if not wait:
         wait = by_account.try_attempt(account_key)
@@ -75,14 +95,50 @@ def login(
             by_address.succeeded(address_key)  # refused before checking: not an attempt
     if wait:
         raise _too_many(wait, "failed logins")
-    user = crud.get_user_by_email(db, body.email)
-    db.commit()  # no connection held while argon2 runs (~0.1 s, queued behind other hashes)
-    if not verify_password(body.password, user.password_hash if user else None):
-        raise HTTPException(401, "wrong e-mail or password")
-    by_address.succeeded(address_key)
-    by_account.succeeded(account_key)
-    _set_session(response, crud.create_session(db, user, settings.session_days), settings)
+    return address_key, account_key
+
+
+def _succeeded(request: Request, keys: tuple[str, str]) -> None:
+    request.app.state.address_limiter.succeeded(keys[0])
+    request.app.state.login_limiter.succeeded(keys[1])
+
+
+class PasswordChange(BaseModel):
+    password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
+@router.post("/password", response_model=UserOut)
+def change_password(
+    body: PasswordChange,
+    request: Request,
+    response: Response,
+    user: UserDep,
+    db: DbDep,
+    settings: SettingsDep,
+) -> UserOut:
+    """A new password needs the current one (limited like a login); every other login of the
+    account is revoked, this browser gets a new one."""
+    keys = _attempt(request, user.email)
+    db.commit()  # no connection held while argon2 runs
+    if not verify_password(body.password, user.password_hash):
+        raise HTTPException(401, "the current password is wrong")
+    _succeeded(request, keys)
+    user.password_hash = hash_password(body.new_password)
+    _revoke_all(db, user)
+    _start_session(request, response, db, user, settings)
     return UserOut.model_validate(user)
+
+
+def _revoke_all(db: DbDep, user: User) -> None:
+    db.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+
+
+@router.post("/logout-all", status_code=204)
+def logout_everywhere(user: UserDep, response: Response, db: DbDep) -> None:
+    """Revoke every login of the account (a lost laptop, a shared computer)."""
+    _revoke_all(db, user)
+    response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 @router.post("/logout", status_code=204)
