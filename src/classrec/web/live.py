@@ -39,7 +39,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from classrec.model import Detector, State
-from classrec.web import analysis, crud, storage
+from classrec.web import analysis, crud, playback, storage
 from classrec.web.auth import SESSION_COOKIE
 from classrec.web.config import Settings
 from classrec.web.db import Database
@@ -456,6 +456,7 @@ class LiveHub:
         await self._set_status(
             stream.lecture_id, status="ready", duration_s=duration, speech_ratio=ratio
         )
+        playback.prepare_soon(stream.files)  # the compressed player file, made once, now
         return {"duration_s": duration, "speech_ratio": ratio, "received_bytes": stream.received}
 
     @staticmethod
