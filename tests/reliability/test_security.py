@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import logging
+import secrets
 import sqlite3
 import wave
 from pathlib import Path
@@ -28,12 +29,17 @@ from classrec.web.config import Settings
 from classrec.web.logs import JsonFormatter
 
 PASSWORD = "correct horse"
-PUBLIC, USER, OWNED = "public", "user", "owned"
+PUBLIC, USER = "public", "user"
+OWNER = "owner"  # the lecture's (or upload key's) owner only
+VIEWER = "viewer"  # the owner, or a teacher or student of the lecture's course
+MEMBER = "member"  # the course's teacher or students
+TEACHER = "teacher"  # the course's teacher only
 ROUTES = {  # every route of the app → who may use it
     ("GET", "/"): PUBLIC,
     ("GET", "/health"): PUBLIC,
     ("GET", "/openapi.json"): PUBLIC,
     ("MOUNT", "/static"): PUBLIC,
+    ("GET", "/api/session"): PUBLIC,  # 200 with user null for a visitor
     ("POST", "/api/auth/signup"): PUBLIC,
     ("POST", "/api/auth/login"): PUBLIC,
     ("POST", "/api/auth/logout"): PUBLIC,
@@ -44,19 +50,31 @@ ROUTES = {  # every route of the app → who may use it
     ("GET", "/api/lectures"): USER,
     ("POST", "/api/lectures"): USER,
     ("POST", "/api/lectures/upload"): USER,
-    ("GET", "/api/lectures/{lecture_id}"): OWNED,
-    ("PATCH", "/api/lectures/{lecture_id}"): OWNED,
-    ("DELETE", "/api/lectures/{lecture_id}"): OWNED,
-    ("GET", "/api/lectures/{lecture_id}/audio"): OWNED,
-    ("GET", "/api/lectures/{lecture_id}/original"): OWNED,
-    ("GET", "/api/lectures/{lecture_id}/segments"): OWNED,
-    ("GET", "/api/lectures/{lecture_id}/regions"): OWNED,
-    ("GET", "/api/lectures/{lecture_id}/speech-only"): OWNED,
-    ("GET", "/api/lectures/{lecture_id}/bookmarks"): OWNED,
-    ("POST", "/api/lectures/{lecture_id}/bookmarks"): OWNED,
-    ("PATCH", "/api/lectures/{lecture_id}/bookmarks/{bookmark_id}"): OWNED,
-    ("DELETE", "/api/lectures/{lecture_id}/bookmarks/{bookmark_id}"): OWNED,
-    ("WS", "/api/lectures/{lecture_id}/live"): OWNED,
+    ("GET", "/api/lectures/progress"): USER,  # only the user's own uploads (tested below)
+    ("GET", "/api/lectures/upload/{key}"): OWNER,
+    ("GET", "/api/lectures/{lecture_id}"): VIEWER,
+    ("PATCH", "/api/lectures/{lecture_id}"): OWNER,
+    ("DELETE", "/api/lectures/{lecture_id}"): OWNER,
+    ("GET", "/api/lectures/{lecture_id}/audio"): VIEWER,
+    ("GET", "/api/lectures/{lecture_id}/playback"): VIEWER,
+    ("GET", "/api/lectures/{lecture_id}/original"): VIEWER,
+    ("GET", "/api/lectures/{lecture_id}/segments"): VIEWER,
+    ("GET", "/api/lectures/{lecture_id}/regions"): VIEWER,
+    ("GET", "/api/lectures/{lecture_id}/speech-only"): VIEWER,
+    ("GET", "/api/lectures/{lecture_id}/bookmarks"): VIEWER,  # each user's own marks
+    ("POST", "/api/lectures/{lecture_id}/bookmarks"): VIEWER,
+    ("PATCH", "/api/lectures/{lecture_id}/bookmarks/{bookmark_id}"): VIEWER,
+    ("DELETE", "/api/lectures/{lecture_id}/bookmarks/{bookmark_id}"): VIEWER,
+    ("WS", "/api/lectures/{lecture_id}/live"): OWNER,
+    ("GET", "/api/courses"): USER,
+    ("POST", "/api/courses"): USER,
+    ("POST", "/api/courses/join"): USER,
+    ("GET", "/api/courses/{course_id}"): MEMBER,
+    ("GET", "/api/courses/{course_id}/lectures"): MEMBER,
+    ("DELETE", "/api/courses/{course_id}/enrollment"): MEMBER,  # a student leaves
+    ("DELETE", "/api/courses/{course_id}"): TEACHER,
+    ("PUT", "/api/courses/{course_id}/lectures/{lecture_id}"): TEACHER,  # and the lecture's owner
+    ("DELETE", "/api/courses/{course_id}/lectures/{lecture_id}"): TEACHER,
 }
 BODIES = {"PATCH": {"title": "mine now", "t": 1.0, "note": "x"}, "POST": {"t": 1.0, "note": "x"}}
 
@@ -87,13 +105,20 @@ def test_every_route_has_an_isolation_case(app) -> None:  # noqa: ANN001
     assert app_routes(app) == set(ROUTES), "add the new route to ROUTES (and its cases)"
 
 
-def make_lecture(client: TestClient) -> tuple[str, int]:
-    """An uploaded lecture with one bookmark: (lecture id, bookmark id)."""
+def make_lecture(client: TestClient) -> dict[str, object]:
+    """An uploaded lecture (with an upload key) in a course of the same user, with one bookmark:
+    the ids a route template takes ({lecture_id}, {bookmark_id}, {course_id}, {key})."""
+    key = secrets.token_hex(16)
     lecture = client.post(
-        "/api/lectures/upload", params={"filename": "a.flac"}, content=LECTURE.read_bytes()
-    ).json()
+        "/api/lectures/upload", params={"filename": "a.flac", "key": key},
+        content=LECTURE.read_bytes(),
+    ).json()  # fmt: skip
     mark = client.post(f"/api/lectures/{lecture['id']}/bookmarks", json={"t": 1, "note": "n"})
-    return lecture["id"], mark.json()["id"]
+    course = client.post("/api/courses", json={"title": "Physics"}).json()
+    shared = client.put(f"/api/courses/{course['id']}/lectures/{lecture['id']}")
+    assert shared.status_code == 200, shared.text
+    ids = {"lecture_id": lecture["id"], "bookmark_id": mark.json()["id"], "key": key}
+    return {**ids, "course_id": course["id"], "invite_code": course["invite_code"]}
 
 
 def call(client: TestClient, method: str, path: str) -> int:
@@ -109,51 +134,80 @@ def call(client: TestClient, method: str, path: str) -> int:
 
 
 def test_other_users_ids_answer_404_on_every_route(client, other_client) -> None:  # noqa: ANN001
-    alice_lecture, alice_mark = make_lecture(client)
-    bob_lecture, _ = make_lecture(other_client)
+    alice, bob = make_lecture(client), make_lecture(other_client)
     tried = 0
     for (method, template), who in ROUTES.items():
-        if who != OWNED:
+        if who in {PUBLIC, USER}:
             continue
-        # Alice's lecture; and Bob's own lecture with Alice's bookmark id
-        for lecture_id in (alice_lecture, bob_lecture) if "bookmark_id" in template else (
-            alice_lecture,
-        ):  # fmt: skip
-            path = template.format(lecture_id=lecture_id, bookmark_id=alice_mark)
-            assert call(other_client, method, path) in {403, 404, 4404}, (method, path)
+        # Alice's ids; and, where a route takes two ids, each of Bob's own with one of Alice's
+        mixes = [alice]
+        if "bookmark_id" in template:
+            mixes.append({**bob, "bookmark_id": alice["bookmark_id"]})
+        if "course_id" in template and "lecture_id" in template:
+            mixes += [{**bob, "lecture_id": alice["lecture_id"]},
+                      {**bob, "course_id": alice["course_id"]}]  # fmt: skip
+        for ids in mixes:
+            path = template.format(**ids)
+            assert call(other_client, method, path) in {404, 4404}, (method, path)
             tried += 1
-    after = client.get(f"/api/lectures/{alice_lecture}").json()
-    assert (
-        after["title"] == "a"
-        and len(client.get(f"/api/lectures/{alice_lecture}/bookmarks").json()) == 1
-    )
+    after = client.get(f"/api/lectures/{alice['lecture_id']}").json()
+    assert after["title"] == "a" and after["course_id"] == alice["course_id"]
+    assert len(client.get(f"/api/lectures/{alice['lecture_id']}/bookmarks").json()) == 1
+    assert client.get(f"/api/courses/{alice['course_id']}/lectures").json()[0]["id"] == after["id"]
+    assert other_client.get("/api/lectures/progress").json() == {}
     report("security", isolation_requests=tried)
 
 
+def test_a_student_may_watch_a_course_lecture_and_change_nothing(client, other_client) -> None:  # noqa: ANN001
+    """Bob joins Alice's course: he watches its lecture and keeps his own bookmarks on it;
+    Alice's lecture, bookmarks, upload key, live socket and course stay out of his reach."""
+    alice = make_lecture(client)
+    joined = other_client.post("/api/courses/join", json={"code": alice["invite_code"]})
+    assert joined.json()["role"] == "student" and joined.json()["invite_code"] is None
+    expected = {OWNER: {404, 4404}, TEACHER: {403}, MEMBER: set(range(200, 300))}
+    leave = ("DELETE", "/api/courses/{course_id}/enrollment")
+    for (method, template), who in ROUTES.items():
+        if who in {PUBLIC, USER} or (method, template) == leave:
+            continue
+        path = template.format(**alice)
+        status = call(other_client, method, path)
+        if who == VIEWER:  # Alice's bookmark is hers: his own marks are separate
+            assert status == 404 if "bookmark_id" in template else status < 300, (path, status)
+        else:
+            assert status in expected[who], (method, path, status)
+    own = other_client.get(f"/api/lectures/{alice['lecture_id']}/bookmarks").json()
+    assert [m["note"] for m in own] == ["x"]  # the POST above, not Alice's "n"
+    after = client.get(f"/api/lectures/{alice['lecture_id']}").json()
+    assert after["title"] == "a" and after["course_id"] == alice["course_id"]
+    assert [m["note"] for m in client.get(f"/api/lectures/{after['id']}/bookmarks").json()] == ["n"]
+    assert call(other_client, "DELETE", leave[1].format(**alice)) == 204
+    assert other_client.get(f"/api/lectures/{after['id']}").status_code == 404
+
+
 def test_user_routes_need_a_session(app, client) -> None:  # noqa: ANN001
-    lecture_id, mark = make_lecture(client)
+    ids = make_lecture(client)
     anonymous = extra_client(app)
     anonymous.get("/health")
     anonymous.headers["x-csrf-token"] = anonymous.cookies["classrec_csrf"]
     for (method, template), who in ROUTES.items():
         if who == PUBLIC:
             continue
-        path = template.format(lecture_id=lecture_id, bookmark_id=mark)
-        assert call(anonymous, method, path) in {401, 4401}, (method, path)
+        assert call(anonymous, method, template.format(**ids)) in {401, 4401}, template
 
 
 def test_csrf_on_every_state_changing_route(client) -> None:  # noqa: ANN001
-    lecture_id, mark = make_lecture(client)
+    ids = make_lecture(client)
     token = client.headers.pop("x-csrf-token")
     checked = 0
     for method, template in ROUTES:
         if method in {"POST", "PATCH", "PUT", "DELETE"}:
-            path = template.format(lecture_id=lecture_id, bookmark_id=mark)
+            path = template.format(**ids)
             for headers in ({}, {"x-csrf-token": "forged"}):
                 assert client.request(method, path, json={}, headers=headers).status_code == 403
                 checked += 1
     client.headers["x-csrf-token"] = token
-    assert client.get(f"/api/lectures/{lecture_id}/bookmarks").json()[0]["id"] == mark
+    marks = client.get(f"/api/lectures/{ids['lecture_id']}/bookmarks").json()
+    assert [m["id"] for m in marks] == [ids["bookmark_id"]]
     report("security", csrf_requests_refused=checked)
 
 

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +21,7 @@ from classrec.web.config import Settings
 from classrec.web.db import Database, migrate
 from classrec.web.limits import Slots
 from classrec.web.routes import auth, bookmarks, courses, lectures, session, system
+from classrec.web.schemas import validation_errors
 from classrec.web.security import SecurityMiddleware
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -68,6 +70,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(ClassRecError)
     async def user_error(_request: Request, exc: ClassRecError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_errors(exc.errors())}, status_code=422)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -49,6 +49,31 @@ def verify_password(password: str, stored: str | None) -> bool:
         return False
 
 
+COMMON_PASSWORDS = frozenset(
+    """password password1 password12 password123 passw0rd p@ssw0rd p@ssword 12345678 123456789
+    1234567890 0123456789 11111111 00000000 88888888 87654321 12341234 11223344 12121212
+    123123123 987654321 qwertyui qwertyuiop qwerty123 qwerty12 1q2w3e4r 1q2w3e4r5t 1qaz2wsx
+    zaq12wsx 1qazxsw2 asdfghjk asdfghjkl zxcvbnm1 abcd1234 abc12345 iloveyou iloveyou1
+    sunshine sunshine1 princess princess1 football football1 baseball welcome1 welcome123
+    letmein1 trustno1 superman starwars whatever computer internet michelle jennifer
+    jordan23 liverpool chocolate changeme changeme1 admin123 administrator qwer1234
+    1234qwer q1w2e3r4 a1b2c3d4 aaaaaaaa abcdefgh abcdefg1 monkey123 dragon12 master12
+    secret12 letmein123 hello123 test1234 testtest password! classrec""".split()
+)
+"""Passwords tried first by every guessing tool (the top of the public breach lists, lower
+case, at least 8 characters: shorter ones are refused by length already)."""
+
+
+def weak_password(password: str) -> str | None:
+    """Why a new password is too easy to guess, or None. Spaces count as characters (a
+    passphrase is good), but a password of spaces only is none."""
+    if not password.strip():
+        return "the password is only spaces: use a few words or a longer mix"
+    if password.strip().lower() in COMMON_PASSWORDS:
+        return "this password is one of the most common ones: choose another"
+    return None
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from classrec.web.auth import weak_password
 
 
 class Credentials(BaseModel):
@@ -20,18 +25,59 @@ class Credentials(BaseModel):
         return value
 
 
+def strong_password(value: str) -> str:
+    """A new password, refused (422) when `auth.weak_password` says why it is guessable."""
+    reason = weak_password(value)
+    if reason:
+        raise ValueError(reason)
+    return value
+
+
+class NewCredentials(Credentials):
+    """A sign-up: the password must also not be a weak one (a login accepts any, so an old
+    account with a weak password can still log in and change it)."""
+
+    _strong = field_validator("password")(strong_password)
+
+
+class PasswordChange(BaseModel):
+    password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+    _strong = field_validator("new_password")(strong_password)
+
+
 class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
     email: str
 
 
-def _title(value: str) -> str:
-    """Titles are stripped; one of only spaces would make the item unreachable in the list."""
-    value = value.strip()
+LINE_BREAKING = {"Cc", "Zl", "Zp"}
+"""Unicode categories that become a space in a title: controls (NUL, CR, LF, tab) and line or
+paragraph separators. A title is one line."""
+INVISIBLE = {"Cf", "Co", "Cn"}
+"""Unicode categories dropped from a title: format characters (the RTL override U+202E that makes
+"evil<U+202E>gnp.exe" read as "evilexe.png"), private use and unassigned code points."""
+
+
+def clean_title(value: str) -> str:
+    """A title as one line of visible text, stripped; refused (ValueError, a 422) when nothing
+    visible is left. Lone surrogates ("\\ud800x" in JSON: valid JSON but not UTF-8) are refused, not
+    dropped: the database could not store them and the client sent something it did not mean."""
+    if any(unicodedata.category(c) == "Cs" for c in value):
+        raise ValueError("the title is not valid text (a lone UTF-16 surrogate): type it again")
+    kept = (" " if unicodedata.category(c) in LINE_BREAKING else c for c in value)
+    value = " ".join("".join(c for c in kept if unicodedata.category(c) not in INVISIBLE).split())
     if not value:
         raise ValueError("the title is empty: type a few words")
     return value
+
+
+def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic's errors without the `input` and `ctx` they echo: an input of NaN or a lone
+    surrogate cannot be written as JSON, so echoing it turned every such 422 into a 500 (and an
+    echoed password has no business in a response)."""
+    return [{k: v for k, v in e.items() if k not in {"input", "ctx", "url"}} for e in errors]
 
 
 class SessionOut(BaseModel):
@@ -41,12 +87,12 @@ class SessionOut(BaseModel):
 
 class LectureCreate(BaseModel):
     title: str = Field(default="Live lecture", min_length=1, max_length=200)
-    _strip = field_validator("title")(_title)
+    _strip = field_validator("title")(clean_title)
 
 
 class LectureUpdate(BaseModel):
     title: str = Field(min_length=1, max_length=200)
-    _strip = field_validator("title")(_title)
+    _strip = field_validator("title")(clean_title)
 
 
 class LectureOut(BaseModel):
@@ -69,8 +115,15 @@ class LectureOut(BaseModel):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+MAX_BOOKMARK_S = 7 * 86400.0
+"""Seconds: past any recording the settings allow (hours), and far from float overflow."""
+
+
 class BookmarkIn(BaseModel):
-    t: float = Field(ge=0)
+    """`t` in seconds from the start; NaN, infinities and 1e308 are refused (422), not stored:
+    they broke JSON answers and the timeline (a NaN cannot even be sent back)."""
+
+    t: float = Field(ge=0, le=MAX_BOOKMARK_S, allow_inf_nan=False)
     note: str = Field(default="", max_length=2000)
 
 
@@ -83,7 +136,7 @@ class BookmarkOut(BaseModel):
 
 class CourseCreate(BaseModel):
     title: str = Field(min_length=1, max_length=200)
-    _strip = field_validator("title")(_title)
+    _strip = field_validator("title")(clean_title)
 
 
 class JoinCourse(BaseModel):

@@ -20,8 +20,12 @@ def list_bookmarks(lecture: ViewableLectureDep, user: UserDep, db: DbDep) -> lis
 
 @router.post("", response_model=BookmarkOut, status_code=201)
 def add(body: BookmarkIn, lecture: ViewableLectureDep, user: UserDep, db: DbDep) -> Bookmark:
-    t = min(body.t, lecture.duration_s or body.t)
-    return crud.add_bookmark(db, lecture, user.id, t, body.note)
+    return crud.add_bookmark(db, lecture, user.id, _within(lecture, body.t), body.note)
+
+
+def _within(lecture: Lecture, t: float) -> float:
+    """A time in seconds, no later than the lecture's end (a live one has no end yet)."""
+    return min(t, lecture.duration_s or t)
 
 
 def _owned(lecture: Lecture, user: User, bookmark_id: int, db: DbDep) -> Bookmark:
@@ -36,7 +40,7 @@ def edit(
     bookmark_id: int, body: BookmarkIn, lecture: ViewableLectureDep, user: UserDep, db: DbDep
 ) -> Bookmark:
     mark = _owned(lecture, user, bookmark_id, db)
-    mark.t, mark.note = body.t, body.note
+    mark.t, mark.note = _within(lecture, body.t), body.note
     return mark
 
 
