@@ -211,6 +211,47 @@ def test_csrf_on_every_state_changing_route(client) -> None:  # noqa: ANN001
     report("security", csrf_requests_refused=checked)
 
 
+def alices_browser_with(app, alice: TestClient, csrf: str, binding: str) -> TestClient:  # noqa: ANN001
+    """Alice's login cookie beside a CSRF cookie (and its binding) that someone else chose."""
+    browser = extra_client(app)
+    browser.cookies.set("classrec_session", alice.cookies["classrec_session"])
+    browser.cookies.set("classrec_csrf", csrf)
+    browser.cookies.set("classrec_csrf_bind", binding)
+    browser.headers["x-csrf-token"] = csrf
+    return browser
+
+
+def test_the_csrf_token_is_tied_to_the_login(app, client, other_client) -> None:  # noqa: ANN001
+    """A CSRF token planted in Alice's browser (cookie tossing from a sibling site, plain HTTP)
+    passes the double-submit check, cookie and header being equal: it must also be the token
+    of Alice's login. Mallory's own token, even with his binding, is refused."""
+    lecture = client.post("/api/lectures", json={"title": "mine"}).json()["id"]
+    rename = f"/api/lectures/{lecture}"
+    mallory = other_client.cookies["classrec_csrf"], other_client.cookies["classrec_csrf_bind"]
+    for csrf, binding in [(mallory[0], ""), mallory, ("planted", "0" * 64)]:
+        forged = alices_browser_with(app, client, csrf, binding)
+        assert forged.patch(rename, json={"title": "pwned"}).status_code == 403
+    own = client.cookies["classrec_csrf"], client.cookies["classrec_csrf_bind"]
+    assert (
+        alices_browser_with(app, client, *own).patch(rename, json={"title": "ok"}).status_code
+        == 200
+    )
+    assert client.get(rename).json()["title"] == "ok"
+
+
+def test_a_browser_without_a_bound_token_gets_one(client) -> None:  # noqa: ANN001
+    """A login whose CSRF cookie was lost (or predates the binding) is refused once, then the
+    next page load hands out a fresh token tied to it: a reload fixes it, nothing else."""
+    client.cookies.delete("classrec_csrf")
+    assert client.post("/api/lectures", json={"title": "x"}).status_code == 403
+    client.get("/api/session")
+    assert client.cookies["classrec_csrf"] != client.headers["x-csrf-token"]
+    client.headers["x-csrf-token"] = client.cookies["classrec_csrf"]
+    assert client.post("/api/lectures", json={"title": "x"}).status_code == 201
+    assert client.post("/api/auth/logout").status_code == 204
+    assert "classrec_csrf_bind" not in client.cookies
+
+
 def database_bytes(settings: Settings) -> bytes:
     files = settings.data_dir.glob("classrec.sqlite3*")  # the database, its WAL and index
     return b"".join(path.read_bytes() for path in files)

@@ -3,7 +3,10 @@
 Sessions are random tokens in an HttpOnly SameSite=Lax cookie; only their SHA-256 is stored, so
 a leaked database cannot be replayed. CSRF uses the double-submit pattern: a non-HttpOnly cookie
 that the page copies into an `X-CSRF-Token` header on every state-changing request, which a
-cross-site form or script cannot do.
+cross-site form or script cannot do. Once logged in, the CSRF token is also tied to the login: an
+HttpOnly cookie holds HMAC(login token, CSRF token), so a CSRF token planted in the browser
+(cookie tossing from a sibling site, plain HTTP) or taken from another login is refused. The
+CSRF token itself stays the same across a login, so an open page keeps working.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -24,6 +28,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 SESSION_COOKIE = "classrec_session"
 CSRF_COOKIE = "classrec_csrf"
 CSRF_HEADER = "x-csrf-token"
+CSRF_BINDING_COOKIE = "classrec_csrf_bind"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 _hasher = PasswordHasher()
@@ -86,8 +91,28 @@ def session_expiry(days: int) -> datetime:
     return datetime.now(timezone.utc) + timedelta(days=days)
 
 
-def csrf_ok(cookie: str | None, header: str | None) -> bool:
-    return bool(cookie) and bool(header) and hmac.compare_digest(cookie, header)
+def csrf_binding(session_token: str, csrf_token: str) -> str:
+    """The CSRF token signed with the login token (hex HMAC-SHA256): only a browser that holds
+    both, or the server, can make it; it reveals neither."""
+    return hmac.new(session_token.encode(), csrf_token.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_bound(cookies: Mapping[str, str]) -> bool:
+    """Whether the CSRF cookie is the one tied to the login cookie (True with no login)."""
+    session, csrf = cookies.get(SESSION_COOKIE), cookies.get(CSRF_COOKIE)
+    if not session:
+        return True
+    binding = cookies.get(CSRF_BINDING_COOKIE) or ""
+    return bool(csrf) and hmac.compare_digest(binding, csrf_binding(session, csrf))
+
+
+def csrf_ok(cookies: Mapping[str, str], header: str | None) -> bool:
+    """A state-changing request: the header repeats the CSRF cookie (double submit), and that
+    cookie is tied to the login the request carries, if any."""
+    cookie = cookies.get(CSRF_COOKIE)
+    if not (cookie and header and hmac.compare_digest(cookie, header)):
+        return False
+    return csrf_bound(cookies)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""HTTP middleware: security headers, CSRF double-submit check, request log.
+"""HTTP middleware: security headers, CSRF check (double submit, tied to the login), request log.
 
 Pure ASGI so that it also sees WebSocket handshakes (which it leaves alone: sockets check Origin
 and the session themselves in live.py).
@@ -34,6 +34,9 @@ SECURITY_HEADERS = {
 
 
 class SecurityMiddleware:
+    BINDING_FLAGS = "Path=/; HttpOnly; SameSite=Lax"
+    """Like the login cookie: sent wherever it is, never readable by scripts."""
+
     def __init__(self, app: ASGIApp, secure_cookies: bool = False) -> None:
         self.app, self.secure = app, secure_cookies
 
@@ -42,7 +45,7 @@ class SecurityMiddleware:
             return await self.app(scope, receive, send)
         request = Request(scope)
         started, status = time.perf_counter(), 500
-        csrf_cookie = request.cookies.get(auth.CSRF_COOKIE)
+        new_cookies = self._csrf_cookies(request.cookies)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -51,13 +54,13 @@ class SecurityMiddleware:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
-                if not csrf_cookie:
-                    headers.append("set-cookie", self._csrf_cookie())
+                for cookie in new_cookies:
+                    headers.append("set-cookie", cookie)
             await send(message)
 
         try:
             if scope["method"] not in auth.SAFE_METHODS and not auth.csrf_ok(
-                csrf_cookie, request.headers.get(auth.CSRF_HEADER)
+                request.cookies, request.headers.get(auth.CSRF_HEADER)
             ):
                 await self._forbidden(send_wrapper)
             else:
@@ -73,9 +76,18 @@ class SecurityMiddleware:
                 },
             )
 
-    def _csrf_cookie(self) -> str:
-        secure = "; Secure" if self.secure else ""
-        return f"{auth.CSRF_COOKIE}={auth.new_token()}; Path=/; SameSite=Strict{secure}"
+    def _csrf_cookies(self, cookies: dict[str, str]) -> list[str]:
+        """Set-Cookie values for a browser with no CSRF cookie, or one not tied to its login (a
+        planted one, or a login made elsewhere): a fresh token, bound to the login if any. The
+        next page load then works; the refused request stays refused."""
+        if cookies.get(auth.CSRF_COOKIE) and auth.csrf_bound(cookies):
+            return []
+        token, secure = auth.new_token(), "; Secure" if self.secure else ""
+        new = [f"{auth.CSRF_COOKIE}={token}; Path=/; SameSite=Strict{secure}"]
+        if session := cookies.get(auth.SESSION_COOKIE):
+            binding = auth.csrf_binding(session, token)
+            new.append(f"{auth.CSRF_BINDING_COOKIE}={binding}; {self.BINDING_FLAGS}{secure}")
+        return new
 
     @staticmethod
     async def _forbidden(send: Send) -> None:

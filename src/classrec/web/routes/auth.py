@@ -8,7 +8,14 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy import delete
 
 from classrec.web import crud
-from classrec.web.auth import SESSION_COOKIE, hash_password, verify_password
+from classrec.web.auth import (
+    CSRF_BINDING_COOKIE,
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    csrf_binding,
+    hash_password,
+    verify_password,
+)
 from classrec.web.deps import DbDep, SettingsDep, UserDep
 from classrec.web.models import AuthSession, User
 from classrec.web.schemas import Credentials, NewCredentials, PasswordChange, UserOut
@@ -20,18 +27,26 @@ def _start_session(
     request: Request, response: Response, db: DbDep, user: User, settings: SettingsDep
 ) -> None:
     """A new login token; the one the browser carried (if any) is revoked, so a token planted
-    or seen before a login is worth nothing after it."""
+    or seen before a login is worth nothing after it. The page's CSRF token (checked before this
+    request got here) is tied to the new login, and stays the same."""
     crud.delete_session(db, request.cookies.get(SESSION_COOKIE))
     token = crud.create_session(db, user, settings.session_days)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.session_days * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=settings.secure_cookies,
-        path="/",
-    )
+    binding = csrf_binding(token, request.cookies.get(CSRF_COOKIE, ""))
+    for name, value in ((SESSION_COOKIE, token), (CSRF_BINDING_COOKIE, binding)):
+        response.set_cookie(
+            name,
+            value,
+            max_age=settings.session_days * 86400,
+            httponly=True,
+            samesite="lax",
+            secure=settings.secure_cookies,
+            path="/",
+        )
+
+
+def _end_session(response: Response) -> None:
+    for name in (SESSION_COOKIE, CSRF_BINDING_COOKIE):
+        response.delete_cookie(name, path="/")
 
 
 def _address(request: Request) -> str:
@@ -132,13 +147,13 @@ def _revoke_all(db: DbDep, user: User) -> None:
 def logout_everywhere(user: UserDep, response: Response, db: DbDep) -> None:
     """Revoke every login of the account (a lost laptop, a shared computer)."""
     _revoke_all(db, user)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    _end_session(response)
 
 
 @router.post("/logout", status_code=204)
 def logout(request: Request, response: Response, db: DbDep) -> None:
     crud.delete_session(db, request.cookies.get(SESSION_COOKIE))
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    _end_session(response)
 
 
 @router.get("/me", response_model=UserOut)
