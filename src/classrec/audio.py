@@ -145,10 +145,10 @@ def _wav_declared_bytes(path: Path) -> tuple[int, int] | None:
 
 
 def _check_complete(path: str | Path, decoded_s: float, declared_s: float | None) -> None:
-    """Raise if the file stopped well before the duration (s) its audio stream declares."""
+    """Raise if the file stopped well before the duration (s) its audio stream declares.
+    A WAV is known by its RIFF/WAVE header, not its name: an upload is stored without one."""
     name = _label(path)
-    is_wav = name != "stdin" and Path(path).suffix.lower() in (".wav", ".wave")
-    wav = _wav_declared_bytes(Path(path)) if is_wav else None
+    wav = _wav_declared_bytes(Path(path)) if name != "stdin" else None
     if wav is not None and wav[1] < wav[0]:
         raise _fail(name, f"truncated WAV: header declares {wav[0]} data bytes, file has {wav[1]}")
     if declared_s and decoded_s < _TRUNCATION_SLACK * declared_s and decoded_s < declared_s - 0.5:

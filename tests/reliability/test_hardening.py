@@ -1,6 +1,7 @@
 """Issue 12's low findings in the server: a deeply nested text frame, private file modes,
 secrets in database errors, concurrent speech-only requests, a client gone mid-upload, e-mails
-with line breaks, DELETE racing a socket, and a backup taken while the server writes."""
+with line breaks, DELETE racing a socket, a backup taken while the server writes, and a
+half-truncated WAV (refused by the web app as by the CLI)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.websockets import WebSocketDisconnect
+from web.conftest import write_wav
 from web.test_live import frame, new_lecture
 
+from classrec.audio import load_audio
 from classrec.web.db import make_engine
+from classrec.web.storage import to_pcm16
 
 
 def test_a_deeply_nested_text_frame_is_a_bad_message(client: TestClient) -> None:
@@ -198,3 +202,30 @@ def test_backup_errors_are_one_line(tmp_path: Path) -> None:
                           env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode != 0 and "Traceback" not in done.stderr
     assert done.stderr.strip().count("\n") == 0 and "no database at" in done.stderr
+
+
+def half_a_wav(tmp_path: Path, name: str) -> Path:
+    """tests/fixtures/lecture.flac as a 16-bit WAV cut in the middle of its data chunk."""
+    whole = write_wav(tmp_path / "whole.wav", to_pcm16(load_audio(LECTURE)).tobytes())
+    data = whole.read_bytes()
+    cut = tmp_path / name
+    cut.write_bytes(data[: len(data) // 2])
+    return cut
+
+
+def test_a_half_truncated_wav_is_refused_by_the_cli_and_the_web_alike(
+    client: TestClient, settings, tmp_path: Path
+) -> None:  # noqa: ANN001
+    """The upload is stored without a name, so the WAV check must go by the header, not by a
+    `.wav` suffix (it went by the suffix: the CLI refused `cut.wav`, the web kept 5 s of 10)."""
+    for name in ("cut.wav", "cut.bin"):
+        cli = subprocess.run(
+            [sys.executable, "-m", "classrec", "detect", str(half_a_wav(tmp_path, name))],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert cli.returncode != 0 and "truncated WAV: header declares" in cli.stderr, cli.stderr
+        assert "Traceback" not in cli.stderr and len(cli.stderr.strip().splitlines()) == 1
+    cut = half_a_wav(tmp_path, "cut.wav").read_bytes()
+    r = client.post("/api/lectures/upload", params={"filename": "cut.wav"}, content=cut)
+    assert r.status_code == 415 and "truncated WAV: header declares" in r.json()["detail"]
+    assert client.get("/api/lectures").json() == [] and not any(settings.lectures_dir.iterdir())
