@@ -284,9 +284,11 @@ def test_cookie_flags_when_served_over_https(tmp_path: Path) -> None:
         csrf = c.get("/health").headers["set-cookie"]
         c.headers["x-csrf-token"] = c.cookies["classrec_csrf"]
         r = c.post("/api/auth/signup", json={"email": "tls@example.org", "password": PASSWORD})
-    session = r.headers["set-cookie"].lower()
     assert "secure" in csrf.lower() and "samesite=strict" in csrf.lower()
-    assert {"secure", "httponly", "samesite=lax"} <= {p.strip() for p in session.split(";")}
+    cookies = {c.split("=")[0]: c.lower() for c in r.headers.get_list("set-cookie")}
+    assert set(cookies) == {"classrec_session", "classrec_csrf_bind"}
+    for cookie in cookies.values():  # the login and the CSRF token's binding to it
+        assert {"secure", "httponly", "samesite=lax"} <= {p.strip() for p in cookie.split(";")}
 
 
 def test_security_headers_on_every_kind_of_response(client) -> None:  # noqa: ANN001
