@@ -29,8 +29,8 @@ audit:  # static security rules (ruff S) and known vulnerabilities in dependenci
 	$(PYTHON) -m ruff check src  # with the S (bandit) rules selected in pyproject.toml
 	$(PYTHON) tests/reliability/audit.py
 
-train:  # the shipped model: 85 minutes of training on 2 cores, seeded
-	$(PYTHON) -m classrec.train.recipe --data $(DATA) --minutes 85 --ship
+train:  # the shipped model: 48 minutes of training on 2 cores, seeded
+	$(PYTHON) -m classrec.train.recipe --data $(DATA) --minutes 48 --ship
 
 train-smoke:  # the same recipe in 15 minutes, for CI-sized checks (not shipped)
 	$(PYTHON) -m classrec.train.recipe --data $(DATA) --minutes 12 --train-clips 2000 --out runs/smoke

@@ -43,7 +43,7 @@ class VadOptions:
     threshold: float | str = 0.5
     neg_threshold: float | None = None
     min_speech_ms: int = 250
-    min_silence_ms: int = 100
+    min_silence_ms: int = 200  # the labelling convention: shorter pauses are inside speech
     pad_before_ms: int = 30
     pad_after_ms: int = 30
     max_speech_s: float = float("inf")
