@@ -76,8 +76,12 @@ def clean_title(value: str) -> str:
 def validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """Pydantic's errors without the `input` and `ctx` they echo: an input of NaN or a lone
     surrogate cannot be written as JSON, so echoing it turned every such 422 into a 500 (and an
-    echoed password has no business in a response)."""
-    return [{k: v for k, v in e.items() if k not in {"input", "ctx", "url"}} for e in errors]
+    echoed password has no business in a response). Our own reasons lose pydantic's "Value
+    error, " prefix: the page shows `msg` as it is."""
+    return [
+        {"type": e["type"], "loc": e["loc"], "msg": e["msg"].removeprefix("Value error, ")}
+        for e in errors
+    ]
 
 
 class SessionOut(BaseModel):
