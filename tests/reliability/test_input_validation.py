@@ -67,3 +67,20 @@ def test_weak_passwords_are_refused_at_signup_and_change(app, client, weak: str)
     assert client.post("/api/auth/password", json=change).status_code == 422
     assert client.get("/api/auth/me").status_code == 200  # the old login still works
     signup(extra_client(app), "strong@example.org", "a longer passphrase")  # a good one passes
+
+
+def test_upload_titles_are_cleaned_like_every_title(client) -> None:  # noqa: ANN001
+    from conftest import LECTURE
+
+    r = client.post(
+        "/api/lectures/upload",
+        params={"filename": "talk.flac", "title": "evil\u202egnp\r\nX"},
+        content=LECTURE.read_bytes(),
+    )
+    assert r.status_code == 201 and r.json()["title"] == "evilgnp X"
+    blank = client.post(
+        "/api/lectures/upload",
+        params={"filename": "talk.flac", "title": "\u200b "},
+        content=LECTURE.read_bytes(),
+    )
+    assert blank.status_code == 201 and blank.json()["title"] == "talk"

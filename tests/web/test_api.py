@@ -29,7 +29,7 @@ def test_session_cookie_flags(app, client) -> None:  # noqa: ANN001
     c = extra_client(app)
     c.get("/health")
     c.headers["x-csrf-token"] = c.cookies["classrec_csrf"]
-    r = c.post("/api/auth/signup", json={"email": "Flags@Example.org", "password": "12345678"})
+    r = c.post("/api/auth/signup", json={"email": "Flags@Example.org", "password": "correct horse"})
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
     assert r.json()["email"] == "flags@example.org"

@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect
 from classrec.errors import ClassRecError
 from classrec.outputs import format_segments
 from classrec.speech_only import CutList, PauseOptions, cut_media, keep_ranges, snap
-from classrec.web import analysis, crud, playback, storage, upload_jobs
+from classrec.web import analysis, crud, playback, schemas, storage, upload_jobs
 from classrec.web.config import Settings
 from classrec.web.deps import (
     DbDep,
@@ -263,6 +263,17 @@ async def _analyse(
     return lecture
 
 
+def _upload_title(title: str, name: str) -> str:
+    """The upload's title, cleaned like every title (schemas.clean_title); the file name when
+    nothing visible is left of it."""
+    for candidate in (title, Path(name).stem, name):
+        try:
+            return schemas.clean_title(candidate)[:200]
+        except ValueError:
+            continue
+    return "Upload"
+
+
 def _store_upload(
     request: Request, user_id: int, lecture_id: str, name: str, title: str, key: str | None
 ) -> Lecture:
@@ -273,7 +284,7 @@ def _store_upload(
             return crud.create_lecture(
                 db,
                 user,
-                (title.strip() or Path(name).stem or name)[:200],
+                _upload_title(title, name),
                 "upload",
                 id=lecture_id,
                 status="processing",
