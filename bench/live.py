@@ -68,9 +68,9 @@ def _request(port: int, method: str, path: str, body: dict, cookie: str = "") ->
     resp = conn.getresponse()
     data = resp.read()
     conn.close()
-    for set_cookie in resp.msg.get_all("set-cookie") or []:
-        if set_cookie.startswith(COOKIE + "="):
-            return resp.status, set_cookie.split(";")[0]
+    set_cookies = [c.split(";")[0] for c in resp.msg.get_all("set-cookie") or []]
+    if any(c.startswith(COOKIE + "=") for c in set_cookies):  # the login and its CSRF binding
+        return resp.status, "; ".join(c for c in set_cookies if not c.startswith("classrec_csrf="))
     return resp.status, data.decode()
 
 

@@ -85,6 +85,7 @@ def test_recording_survives_navigation_and_uploads(browser, module_server) -> No
     sign_up_in_page(page, url, "navigate@example.org")
     lecture_id = start_recording(page, url, "Survives")
     page.wait_for_timeout(1000)
+    before_leaving = page.evaluate("window.classrec.uplink.total")
     for link in ("Library", "Courses", "Upload"):
         page.click(f"#nav a:text-is('{link}')")
         page.wait_for_timeout(300)
@@ -101,7 +102,9 @@ def test_recording_survives_navigation_and_uploads(browser, module_server) -> No
     lecture = stop_recording(page)
     captured = page.evaluate("window.classrec.uplink.total")
     assert lecture["duration_s"] * 32000 == pytest.approx(captured, abs=1)  # nothing lost
-    assert lecture["duration_s"] > 2.5  # it recorded the whole time, not only before leaving
+    # it kept recording while away (at least another second of audio), not only before leaving;
+    # counted in bytes sent, not wall time: a loaded machine delivers fake-mic audio late
+    assert captured > before_leaving + 32000
     assert not page.errors, page.errors
     page.context.close()
 
