@@ -40,10 +40,19 @@ def save_preset(path: str | Path, options: VadOptions, about: dict | None = None
 
 def load_preset(path: str | Path) -> dict:
     """The options of a preset file, checked: {VadOptions field: value}."""
-    path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ClassRecError(f"{path}: cannot read preset: {exc}") from None
+    return parse_preset(text, str(path))
+
+
+def parse_preset(text: str, path: str = "preset") -> dict:
+    """The options of a preset file's text, checked as `load_preset` does (the web app gets the
+    text, not a file); `path` names it in the messages."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise ClassRecError(f"{path}: cannot read preset: {exc}") from None
     if not isinstance(data, dict) or data.get("classrec_preset") != VERSION:
         raise ClassRecError(f"{path}: not a classrec preset (write one with 'classrec tune')")

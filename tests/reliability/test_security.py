@@ -47,6 +47,8 @@ ROUTES = {  # every route of the app → who may use it
     ("POST", "/api/auth/password"): USER,
     ("POST", "/api/auth/logout-all"): USER,
     ("GET", "/api/storage"): USER,
+    ("GET", "/api/me/preset"): USER,  # each user's own (tests/web/test_presets.py)
+    ("PUT", "/api/me/preset"): USER,
     ("GET", "/api/lectures"): USER,
     ("POST", "/api/lectures"): USER,
     ("POST", "/api/lectures/upload"): USER,

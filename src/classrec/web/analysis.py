@@ -25,6 +25,8 @@ WINDOW_S = 0.032
 WINDOW_SAMPLES = 512
 EXPANSION_FLOOR_S = 600
 """Any upload may decode to this many seconds, whatever its size (a short clip in a tiny file)."""
+DEFAULT_OPTIONS = VadOptions()
+"""Segmentation for a user with no preset (web.presets)."""
 
 
 class TooMuchAudio(ClassRecError):
@@ -69,19 +71,27 @@ def detector() -> Detector:
     return Detector(sample_rate=storage.SAMPLE_RATE)
 
 
-def lecture_segments(probs: np.ndarray, duration_s: float) -> list[Segment]:
-    return speech_segments(probs, VadOptions(), window_s=WINDOW_S, duration_s=duration_s)
+def lecture_segments(
+    probs: np.ndarray, duration_s: float, options: VadOptions = DEFAULT_OPTIONS
+) -> list[Segment]:
+    """Speech regions of a lecture; `options` are its owner's (crud.segment_options)."""
+    return speech_segments(probs, options, window_s=WINDOW_S, duration_s=duration_s)
 
 
-def speech_ratio(probs: np.ndarray, duration_s: float) -> float:
+def speech_ratio(
+    probs: np.ndarray, duration_s: float, options: VadOptions = DEFAULT_OPTIONS
+) -> float:
     if duration_s <= 0:
         return 0.0
-    speech = sum(s.end - s.start for s in lecture_segments(probs, duration_s))
+    speech = sum(s.end - s.start for s in lecture_segments(probs, duration_s, options))
     return min(1.0, speech / duration_s)
 
 
 def process_upload(
-    source: Path, files: LectureFiles, limit: DecodeLimit | None = None
+    source: Path,
+    files: LectureFiles,
+    limit: DecodeLimit | None = None,
+    options: VadOptions = DEFAULT_OPTIONS,
 ) -> tuple[float, float]:
     """Decode an uploaded file (this is the content check) block by block, so memory stays
     bounded: each block goes to the 16 kHz WAV and through the detector with its state carried
@@ -104,7 +114,7 @@ def process_upload(
     probs = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     probs.astype("<f4").tofile(files.probs)
     duration = total / storage.SAMPLE_RATE
-    return duration, speech_ratio(probs, duration)
+    return duration, speech_ratio(probs, duration, options)
 
 
 def rebuild(files: LectureFiles) -> tuple[State, int, np.ndarray]:
@@ -125,7 +135,7 @@ def rebuild(files: LectureFiles) -> tuple[State, int, np.ndarray]:
     return state, total, tail
 
 
-def recover(files: LectureFiles) -> tuple[float, float]:
+def recover(files: LectureFiles, options: VadOptions = DEFAULT_OPTIONS) -> tuple[float, float]:
     """Make a recording cut off by a crash playable and analysed; returns (duration, ratio)."""
     if not files.audio.is_file():
         storage.start_wav(files.audio)
@@ -135,4 +145,4 @@ def recover(files: LectureFiles) -> tuple[float, float]:
         with open(files.probs, "ab") as out:
             detector().probabilities(tail, state).astype("<f4").tofile(out)
     duration = samples / storage.SAMPLE_RATE
-    return duration, speech_ratio(storage.read_probs(files.probs), duration)
+    return duration, speech_ratio(storage.read_probs(files.probs), duration, options)

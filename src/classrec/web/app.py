@@ -20,7 +20,7 @@ from classrec.web.auth import LoginLimiter
 from classrec.web.config import Settings
 from classrec.web.db import Database, migrate
 from classrec.web.limits import Slots
-from classrec.web.routes import auth, bookmarks, courses, lectures, session, system
+from classrec.web.routes import auth, bookmarks, courses, lectures, preferences, session, system
 from classrec.web.schemas import validation_errors
 from classrec.web.security import SecurityMiddleware
 
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.upload_slots = Slots(settings.uploads_per_user, settings.max_uploads, "uploads")
     app.state.analysis_slots = asyncio.Semaphore(settings.cpu_slots)
     app.add_middleware(SecurityMiddleware, secure_cookies=settings.secure_cookies)
-    for module in (auth, session, lectures, bookmarks, courses, system, live):
+    for module in (auth, session, lectures, bookmarks, courses, preferences, system, live):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from classrec.web import auth
+from classrec.segments import VadOptions
+from classrec.web import auth, presets
 from classrec.web.models import AuthSession, Bookmark, Course, Enrollment, Lecture, User
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
@@ -55,6 +56,12 @@ def user_for_token(db: Session, token: str | None) -> User | None:
 def delete_session(db: Session, token: str | None) -> None:
     if token:
         db.execute(delete(AuthSession).where(AuthSession.token_hash == auth.token_hash(token)))
+
+
+def segment_options(db: Session, user_id: int) -> VadOptions:
+    """How `user_id`'s lectures are cut into speech regions (their preset, see web.presets)."""
+    user = db.get(User, user_id)
+    return presets.chosen(user.segment_preset if user else None)[1]
 
 
 def list_lectures(db: Session, user: User) -> list[Lecture]:

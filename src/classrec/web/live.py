@@ -39,6 +39,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
 from classrec.model import Detector, State
+from classrec.segments import VadOptions
 from classrec.web import analysis, crud, playback, storage
 from classrec.web.auth import SESSION_COOKIE
 from classrec.web.config import Settings
@@ -459,17 +460,21 @@ class LiveHub:
         playback.prepare_soon(stream.files)  # the compressed player file, made once, now
         return {"duration_s": duration, "speech_ratio": ratio, "received_bytes": stream.received}
 
-    @staticmethod
-    def _close_finished(stream: LiveStream, duration: float) -> float:
-        """Disk work of a stop (fsync, WAV header), in the thread pool; returns the speech ratio."""
+    def _close_finished(self, stream: LiveStream, duration: float) -> float:
+        """Disk work of a stop (fsync, WAV header), in the thread pool; returns the speech ratio
+        (with the owner's segmentation preset)."""
         stream.close()
         storage.fix_wav_header(stream.files.audio)
-        return analysis.speech_ratio(storage.read_probs(stream.files.probs), duration)
+        probs = storage.read_probs(stream.files.probs)
+        return analysis.speech_ratio(probs, duration, self._options(stream.owner_id))
 
-    @staticmethod
-    def _close_interrupted(stream: LiveStream) -> tuple[float, float]:
+    def _close_interrupted(self, stream: LiveStream) -> tuple[float, float]:
         stream.close()
-        return analysis.recover(stream.files)
+        return analysis.recover(stream.files, self._options(stream.owner_id))
+
+    def _options(self, owner_id: int) -> VadOptions:
+        with self.db.session() as db:
+            return crud.segment_options(db, owner_id)
 
     async def _interrupt(self, stream: LiveStream) -> None:
         async with self._lecture_lock(stream.lecture_id):
@@ -503,7 +508,8 @@ def recover_interrupted(settings: Settings, db: Database) -> int:
         lectures = crud.lectures_with_status(session, "recording")
         for lecture in lectures:
             files = LectureFiles.of(settings.lectures_dir, lecture.id)
-            lecture.duration_s, lecture.speech_ratio = analysis.recover(files)
+            options = crud.segment_options(session, lecture.owner_id)
+            lecture.duration_s, lecture.speech_ratio = analysis.recover(files, options)
             lecture.status = "interrupted"
             log.info("recovered interrupted lecture", extra={"lecture": lecture.id})
         return len(lectures)

@@ -29,6 +29,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    segment_preset: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """How this user's lectures are cut into speech regions: JSON written by
+    classrec.web.presets (NULL: the default options). Added in migration 0004."""
 
 
 class AuthSession(Base):

@@ -154,3 +154,17 @@ class CourseOut(BaseModel):
     title: str
     role: str  # "teacher" or "student"
     invite_code: str | None
+
+
+class PresetIn(BaseModel):
+    """A segmentation preset: a room by name (web.presets.ROOMS), or the text of a preset file
+    made by `classrec tune` (then `name` is ignored)."""
+
+    name: str = Field("default", max_length=40)
+    file: str | None = Field(None, max_length=100_000)
+
+
+class PresetOut(BaseModel):
+    name: str  # a room's name, or "uploaded"
+    options: dict[str, Any]  # VadOptions fields; max_speech_s null for no limit
+    rooms: list[str]  # the names one can choose

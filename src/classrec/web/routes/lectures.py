@@ -20,6 +20,7 @@ from starlette.requests import ClientDisconnect
 
 from classrec.errors import ClassRecError
 from classrec.outputs import format_segments
+from classrec.segments import VadOptions
 from classrec.speech_only import CutList, PauseOptions, cut_media, keep_ranges, snap
 from classrec.web import analysis, crud, playback, schemas, storage, upload_jobs
 from classrec.web.config import Settings
@@ -251,8 +252,9 @@ async def _analyse(
     lecture_id = files.root.name
     try:
         async with request.app.state.analysis_slots:
+            options = await run_in_threadpool(_owner_options, request, lecture_id)
             duration, ratio = await run_in_threadpool(
-                analysis.process_upload, files.original, files, decode_limit
+                analysis.process_upload, files.original, files, decode_limit, options
             )
         lecture = await run_in_threadpool(_finish_upload, request, lecture_id, duration, ratio)
     except BaseException:
@@ -261,6 +263,13 @@ async def _analyse(
         raise
     playback.prepare_soon(files)
     return lecture
+
+
+def _owner_options(request: Request, lecture_id: str) -> VadOptions:
+    """The segmentation preset of the lecture's owner (the default if it is gone)."""
+    with request.app.state.db.session() as db:
+        lecture = db.get(Lecture, lecture_id)
+        return crud.segment_options(db, lecture.owner_id if lecture else -1)
 
 
 def _upload_title(title: str, name: str) -> str:
@@ -382,21 +391,24 @@ def original(lecture: ViewableLectureDep, settings: SettingsDep) -> FileResponse
     )
 
 
-def _segments(lecture: Lecture, settings: SettingsDep) -> list:
+def _segments(lecture: Lecture, settings: SettingsDep, db: DbDep) -> list:
+    """The lecture's speech regions, cut with its owner's preset (so every viewer sees the same)."""
     files = _playable(lecture, settings)
-    return analysis.lecture_segments(storage.read_probs(files.probs), lecture.duration_s)
+    options = crud.segment_options(db, lecture.owner_id)
+    return analysis.lecture_segments(storage.read_probs(files.probs), lecture.duration_s, options)
 
 
 @router.get("/{lecture_id}/segments")
 def segments(
     lecture: ViewableLectureDep,
     settings: SettingsDep,
+    db: DbDep,
     format: str = Query("json"),  # noqa: A002
 ) -> Response:
     """Speech regions as JSON, CSV, RTTM or SRT (formatted by classrec.outputs)."""
     if format not in SEGMENT_TYPES:
         raise HTTPException(400, f"format must be one of {', '.join(SEGMENT_TYPES)}")
-    text = format_segments(_segments(lecture, settings), format, file_id(lecture.title))
+    text = format_segments(_segments(lecture, settings, db), format, file_id(lecture.title))
     disposition = f'attachment; filename="{download_name(lecture.title, format)}"'
     return Response(
         text, media_type=SEGMENT_TYPES[format], headers={"content-disposition": disposition}
@@ -404,14 +416,16 @@ def segments(
 
 
 @router.get("/{lecture_id}/regions")
-def regions(lecture: ViewableLectureDep, settings: SettingsDep) -> dict:
+def regions(lecture: ViewableLectureDep, settings: SettingsDep, db: DbDep) -> dict:
     """Speech regions and a probability curve (max-pooled to at most CURVE_POINTS) for the page."""
     files = _playable(lecture, settings)
     probs = storage.read_probs(files.probs)
     step = max(1, -(-len(probs) // CURVE_POINTS))
     padded = np.pad(probs, (0, -len(probs) % step)) if len(probs) else probs
     curve = padded.reshape(-1, step).max(axis=1) if len(probs) else probs
-    found = analysis.lecture_segments(probs, lecture.duration_s)
+    found = analysis.lecture_segments(
+        probs, lecture.duration_s, crud.segment_options(db, lecture.owner_id)
+    )
     return {
         "duration_s": lecture.duration_s,
         "segments": [[round(s.start, 3), round(s.end, 3)] for s in found],
@@ -428,6 +442,7 @@ SPEECH_ONLY_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg"}
 async def speech_only(
     lecture: ViewableLectureDep,
     settings: SettingsDep,
+    db: DbDep,
     format: str = Query("wav"),  # noqa: A002
 ) -> FileResponse:
     """The lecture with non-speech cut out, as WAV or MP3: made on the first request, then kept
@@ -437,7 +452,7 @@ async def speech_only(
     files = _playable(lecture, settings)
     target = files.root / f"speech-only.{format}"
     if not playback.is_fresh(target, files.audio):
-        found = _segments(lecture, settings)
+        found = _segments(lecture, settings, db)
         await run_in_threadpool(_prepare_speech_only, files, found, lecture.duration_s, format)
     return FileResponse(
         target,
