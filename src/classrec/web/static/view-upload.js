@@ -5,6 +5,7 @@
 // uploaded before (same key) is not sent again.
 import { api, ApiError, fileKey, uploadFile } from "./api.js";
 import { bytes, h, mount } from "./dom.js";
+import { presetCard } from "./view-preset.js";
 
 function openLink(lecture) {
   return h("a", { href: `#/lecture/${lecture.id}`, id: "open-upload" }, `Open “${lecture.title}”`);
@@ -67,5 +68,5 @@ export function uploadView({ maxUploadBytes }) {
     h("p", { class: "muted", id: "upload-limit" },
       `Any audio or video file with sound (WAV, MP3, M4A, FLAC, MP4…). ${limit}`),
     h("label", {}, "File", file), h("label", {}, "Title", title), button, progress, status);
-  mount(form);
+  mount(form, presetCard());
 }
