@@ -5,6 +5,8 @@ the preset really changing a lecture's regions, speech-only audio and speech rat
 from __future__ import annotations
 
 import io
+import json
+import struct
 import wave
 
 from conftest import LECTURE
@@ -119,6 +121,22 @@ def test_the_preset_changes_regions_speech_only_and_ratio(client: TestClient, se
     assert again["speech_ratio"] < lecture["speech_ratio"]
     expected_ratio = speech_seconds(after) / lecture["duration_s"]
     assert abs(again["speech_ratio"] - expected_ratio) < 0.01
+
+
+def test_a_live_recordings_regions_and_ratio_use_the_preset(client, lecture_pcm) -> None:  # noqa: ANN001
+    assert put_preset(client, file=preset_json(STRICT)).status_code == 200
+    lecture_id = client.post("/api/lectures", json={"title": "live"}).json()["id"]
+    with client.websocket_connect(f"/api/lectures/{lecture_id}/live") as ws:
+        assert ws.receive_json()["type"] == "ready"
+        for offset in range(0, len(lecture_pcm), 4096):
+            ws.send_bytes(struct.pack("<Q", offset) + lecture_pcm[offset : offset + 4096])
+        ws.send_text(json.dumps({"type": "stop"}))
+        while (stopped := ws.receive_json())["type"] != "stopped":
+            pass
+    strict = regions(client, lecture_id)
+    assert abs(stopped["speech_ratio"] - speech_seconds(strict) / stopped["duration_s"]) < 0.01
+    assert put_preset(client, name="default").status_code == 200
+    assert speech_seconds(strict) < speech_seconds(regions(client, lecture_id)) - 0.5
 
 
 def test_a_course_student_sees_the_owners_regions(client, other_client, settings) -> None:  # noqa: ANN001
