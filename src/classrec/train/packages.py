@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import subprocess
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,40 +112,68 @@ def kind_of(package: Package, path: Path) -> str:
     return "music" if package.kind == "music" or "music" in str(path).lower() else "noise"
 
 
-def decode(package: Package, cache: Path, labeller, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+def _int16(audio: np.ndarray) -> np.ndarray:
+    return (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+
+
+def _take(files: list[Path], minutes: float | None, seed: int, reject) -> tuple[list, Counter]:
+    """Decode `files` (16 kHz) in a seeded random order until `minutes` of audio are kept:
+    ([(path, int16 samples)], why the others were skipped). `reject(audio)` names why a
+    decoded file is not wanted, or None to keep it."""
+    budget = (minutes or 1e9) * 60 * RATE
+    kept, total, skipped = [], 0, Counter()
+    for i in np.random.default_rng(seed).permutation(len(files)):
+        try:
+            audio = load_audio(files[i], RATE)
+        except ClassRecError:
+            skipped["undecodable or silent"] += 1
+            continue
+        why = reject(audio)
+        if why:
+            skipped[why] += 1
+            continue
+        kept.append((files[i], _int16(audio)))
+        total += len(audio)
+        if total >= budget:
+            break
+    return kept, skipped
+
+
+def decode(
+    package: Package, cache: Path, labeller=None, seed: int = 0
+) -> list[tuple[str, np.ndarray]]:
     """The package's usable audio as (kind, 16 kHz int16 samples), cached as one .npz.
 
     Files are taken in a seeded random order until `package.minutes` is reached; files that fail
-    to decode or that `labeller` finds speech in are skipped and counted.
+    to decode, are silent, or that `labeller` finds speech in are skipped and counted. Without a
+    labeller only the file names are checked (`VOICE`): the evaluation's unseen packages use that,
+    so no scored peer decides what is left in them.
     """
     out_path = cache / f"{package.name}.npz"
     if out_path.is_file():
         with np.load(out_path) as d:
             keys = sorted(d.files, key=lambda k: int(k.split("-")[1]))
             return [(k.split("-")[0], d[k]) for k in keys]
-    files = audio_files(package, unpack(package, cache))
-    order = np.random.default_rng(seed).permutation(len(files))
-    budget = (package.minutes or 1e9) * 60 * RATE
-    kept, total, skipped, speechy = [], 0, 0, 0
-    for i in order:
-        try:
-            audio = load_audio(files[i], RATE)
-        except ClassRecError:
-            skipped += 1
-            continue
+
+    def reject(audio: np.ndarray) -> str | None:
         if len(audio) < RATE // 10 or np.abs(audio).max() < 1e-4:
-            skipped += 1
-            continue
-        if (labeller.probabilities(audio) >= 0.5).mean() > MAX_SPEECH_SHARE:
-            speechy += 1
-            continue
-        kept.append((kind_of(package, files[i]), (np.clip(audio, -1, 1) * 32767).astype(np.int16)))
-        total += len(audio)
-        if total >= budget:
-            break
+            return "undecodable or silent"
+        if (
+            labeller is not None
+            and (labeller.probabilities(audio) >= 0.5).mean() > MAX_SPEECH_SHARE
+        ):
+            return "with speech dropped"
+        return None
+
+    files, skipped = _take(
+        audio_files(package, unpack(package, cache)), package.minutes, seed, reject
+    )
+    kept = [(kind_of(package, path), audio) for path, audio in files]
+    minutes = sum(len(a) for _, a in kept) / RATE / 60
     print(
-        f"{package.name}: {len(kept)} files, {total / RATE / 60:.1f} min "
-        f"({skipped} undecodable or silent, {speechy} with speech dropped)",
+        f"{package.name}: {len(kept)} files, {minutes:.1f} min "
+        f"({skipped['undecodable or silent']} undecodable or silent, "
+        f"{skipped['with speech dropped']} with speech dropped)",
         flush=True,
     )
     np.savez(out_path, **{f"{kind}-{i}": a for i, (kind, a) in enumerate(kept)})
@@ -152,9 +181,10 @@ def decode(package: Package, cache: Path, labeller, seed: int = 0) -> list[tuple
 
 
 def load(
-    cache: Path, labeller, seed: int = 0, which: tuple[Package, ...] = PACKAGES
+    cache: Path, labeller=None, seed: int = 0, which: tuple[Package, ...] = PACKAGES
 ) -> dict[str, list[np.ndarray]]:
-    """{"music": [...], "noise": [...]}: every package's usable audio, float32 at 16 kHz."""
+    """{"music": [...], "noise": [...]}: every package's usable audio, float32 at 16 kHz
+    (`labeller`: see `decode`)."""
     cache.mkdir(parents=True, exist_ok=True)
     found: dict[str, list[np.ndarray]] = {"music": [], "noise": []}
     for package in which:
@@ -170,18 +200,9 @@ def speech(cache: Path, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     if not out_path.is_file():
         root = unpack(SPEECH_PACKAGE, cache)
         files = sorted(p for p in root.rglob("*.ogg") if SPOKEN.search(p.name))
-        order = np.random.default_rng(seed).permutation(len(files))
-        budget, total, kept = SPEECH_PACKAGE.minutes * 60 * RATE, 0, {}
-        for i in order:
-            try:
-                audio = load_audio(files[i], RATE)
-            except ClassRecError:
-                continue
-            kept[files[i].name] = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-            total += len(audio)
-            if total >= budget:
-                break
-        np.savez(out_path, **kept)
-        print(f"{SPEECH_PACKAGE.name}: {len(kept)} files, {total / RATE / 60:.1f} min", flush=True)
+        kept, _ = _take(files, SPEECH_PACKAGE.minutes, seed, lambda audio: None)
+        np.savez(out_path, **{path.name: audio for path, audio in kept})
+        minutes = sum(len(a) for _, a in kept) / RATE / 60
+        print(f"{SPEECH_PACKAGE.name}: {len(kept)} files, {minutes:.1f} min", flush=True)
     with np.load(out_path) as d:
         return [(k, d[k].astype(np.float32) / 32767) for k in d.files]
