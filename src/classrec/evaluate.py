@@ -71,12 +71,6 @@ def dev_set(data: Path) -> EvalSet:
     return out
 
 
-def dev_signals(data: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The dev set's signals and per-window labels (for the training log)."""
-    dev = dev_set(data)
-    return dev.signals, dev.labels
-
-
 def unseen_packages_set(cache: Path) -> EvalSet | None:
     """16 s clips of music and effects from packages the recipe never trains on (no speech),
     or None when they cannot be fetched (no apt-get, no network)."""

@@ -145,12 +145,12 @@ def _refresher(corpus: Corpus, cfg: TrainConfig, out: mp.Queue) -> None:
         first += 64
 
 
-def dev_set(data: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def dev_features(data: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Log-mel features and human labels of `speech/labelled-real/` (split=dev), 16 kHz."""
-    from classrec.evaluate import dev_signals
+    from classrec.evaluate import dev_set
 
-    signals, labels = dev_signals(data)
-    return [log_mel(frame(x, RATE)) for x in signals], labels
+    dev = dev_set(data)
+    return [log_mel(frame(x, RATE)) for x in dev.signals], dev.labels
 
 
 def _batches(rng: np.random.Generator, n: int, size: int):
@@ -208,7 +208,7 @@ def train(
     y = torch.from_numpy(data["y"].astype(np.float32))
     vx, vy = torch.from_numpy(data["val_x"].astype(np.float32)), torch.from_numpy(data["val_y"])
     vy = vy[..., 0] if vy.ndim == 3 else vy
-    dev = dev_set(Path(cfg.data))
+    dev = dev_features(Path(cfg.data))
     model = untrained(cfg.arch, data, cfg.hidden)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     fresh: mp.Queue = mp.get_context("fork").Queue(maxsize=4)
