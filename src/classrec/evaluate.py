@@ -19,6 +19,7 @@ the dev set with the default segmentation options.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 from dataclasses import dataclass
@@ -92,14 +93,22 @@ def unseen_packages_set(cache: Path) -> EvalSet | None:
     return out
 
 
+@functools.cache
+def heldout_corpus(data: Path):  # noqa: ANN201 - a classrec.train.corpus.Corpus
+    """The held-out speech (energy labels) and unseen noise, loaded once per run: the frame
+    sets and the class scores are both mixed from it."""
+    from classrec.train.corpus import EnergyLabeller, load_corpus
+
+    return load_corpus(data, None, EnergyLabeller(), split="heldout")
+
+
 def build_sets(data: Path, cache: Path | None = None) -> list[EvalSet]:
     """The sets described in the module docstring (16 kHz); the unseen packages only with a
     cache folder to fetch them into."""
     from classrec.train import synth
-    from classrec.train.corpus import EnergyLabeller, load_corpus
     from classrec.train.mix import make_clip
 
-    corpus = load_corpus(data, None, EnergyLabeller(), split="heldout")
+    corpus = heldout_corpus(Path(data))
     if not corpus.speech:
         raise ClassRecError(f"{data}: no held-out speech in the manifest")
     real = EvalSet(
@@ -233,10 +242,9 @@ def class_scores(data: Path, weights: Path | None = None) -> dict[str, dict[str,
     """How well the music and noise outputs (`Detector.classes`) find what the mixer put in the
     held-out noisy mix (unseen noise and music): ROC-AUC and accuracy at 0.5 per class, and the
     speech output's as a reference."""
-    from classrec.train.corpus import EnergyLabeller, load_corpus
     from classrec.train.mix import make_clip
 
-    corpus = load_corpus(data, None, EnergyLabeller(), split="heldout")
+    corpus = heldout_corpus(Path(data))
     rng = np.random.default_rng(SEED + 1)
     det = Detector(16000, weights)
     truth, probs = [], []

@@ -138,7 +138,6 @@ def _refresher(corpus: Corpus, cfg: TrainConfig, out: mp.Queue) -> None:
     """Worker process: mix fresh clips forever (seeded, numbered after the initial pool). It
     yields the CPU to the training step (nice): fresh clips are welcome, not waited for."""
     os.nice(10)
-    torch.set_num_threads(1)
     first = cfg.train_clips
     while True:
         out.put(build_features(corpus, 64, cfg.clip_windows, cfg.seed, workers=1, first=first))
