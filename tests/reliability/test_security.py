@@ -10,6 +10,7 @@ import io
 import logging
 import secrets
 import sqlite3
+import time
 import wave
 from pathlib import Path
 
@@ -120,7 +121,17 @@ def make_lecture(client: TestClient) -> dict[str, object]:
     shared = client.put(f"/api/courses/{course['id']}/lectures/{lecture['id']}")
     assert shared.status_code == 200, shared.text
     ids = {"lecture_id": lecture["id"], "bookmark_id": mark.json()["id"], "key": key}
+    wait_for_playback(client, lecture["id"])
     return {**ids, "course_id": course["id"], "invite_code": course["invite_code"]}
+
+
+def wait_for_playback(client: TestClient, lecture_id: str, timeout_s: float = 60.0) -> None:
+    """The compressed player file is made in the background after an upload (409 until then):
+    wait for it, so the route sweeps see the finished lecture on a loaded machine too."""
+    deadline = time.monotonic() + timeout_s
+    while client.get(f"/api/lectures/{lecture_id}/playback").status_code == 409:
+        assert time.monotonic() < deadline, "the playback file was never prepared"
+        time.sleep(0.05)
 
 
 def call(client: TestClient, method: str, path: str) -> int:
