@@ -424,8 +424,10 @@ class LiveHub:
                 if stream is None:
                     return
                 stream.suspended = True
+                # detach the client before closing the files: its receive loop checks
+                # `stream.conn` before every append, so no frame can reach a closed file
+                conn, stream.conn = stream.conn, None
             await run_in_threadpool(stream.close)
-        conn, stream.conn = stream.conn, None
         if conn is not None:
             conn.send({"type": "error", "code": "deleted", "message": "the lecture was deleted"})
             conn.send(None)
