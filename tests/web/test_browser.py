@@ -70,7 +70,7 @@ def test_record_library_lecture_upload(browser_page, server, lecture_pcm, tmp_pa
     page.goto(f"{server.url}/#/record")
     page.click("#mic-check")
     page.wait_for_selector("#start:not([disabled])")
-    page.wait_for_function("() => parseFloat(document.querySelector('#level').style.width) > 0")
+    page.wait_for_function("() => parseFloat(document.querySelector('#level')?.style.width) > 0")
     page.click("#start")
     page.wait_for_selector("#connection[data-state=connected]")
     states = set()

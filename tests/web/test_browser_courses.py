@@ -57,7 +57,7 @@ def test_teacher_to_student(browser, module_server, tmp_path) -> None:  # noqa: 
     assert student.locator("#timeline .region").count() > 0
     assert student.locator("#continue-recording").count() == 0
     student.evaluate("document.querySelector('#player').play()")
-    student.wait_for_function("() => document.querySelector('#player').currentTime > 1")
+    student.wait_for_function("() => (document.querySelector('#player') || {}).currentTime > 1")
     student.evaluate("document.querySelector('#player').pause()")
     student.select_option("#speed", "1.5")
     student.evaluate("document.querySelector('#player').currentTime = 4.2")

@@ -192,7 +192,7 @@ def test_timeline_keyboard_text_and_markers(browser, module_server) -> None:  # 
         page.click("#add-bookmark")
         page.wait_for_function(
             f"() => document.querySelectorAll('#bookmarks li').length > 0 && "
-            f"document.querySelector('#bookmarks').textContent.includes('{note}')"
+            f"(document.querySelector('#bookmarks')?.textContent || '').includes('{note}')"
         )
     assert page.locator("#timeline .marker").count() == 2
     shot(page, "10-timeline")

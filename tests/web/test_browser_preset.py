@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 def status_has(page, text: str) -> None:  # noqa: ANN001
     page.wait_for_function(
-        "t => document.querySelector('#preset-status').textContent.includes(t)", arg=text
+        "t => (document.querySelector('#preset-status')?.textContent || '').includes(t)", arg=text
     )
 
 

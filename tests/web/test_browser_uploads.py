@@ -52,7 +52,7 @@ def test_upload_goes_on_in_the_library(browser, module_server, long_mp3, tmp_pat
     page.goto(f"{url}/#/upload")
     choose(page, path)
     page.wait_for_function(
-        "() => document.querySelector('#upload-status').textContent.includes('Processing')",
+        "() => /Processing/.test(document.querySelector('#upload-status')?.textContent || '')",
         timeout=60000,
     )
     page.click("header nav a[href='#/library']")  # leave the upload page mid-analysis
@@ -88,7 +88,7 @@ def test_reload_mid_analysis_makes_no_duplicate(browser, module_server, long_mp3
     page.goto(f"{url}/#/upload")
     choose(page, path)
     page.wait_for_function(
-        "() => document.querySelector('#upload-status').textContent.includes('Processing')",
+        "() => /Processing/.test(document.querySelector('#upload-status')?.textContent || '')",
         timeout=60000,
     )
     page.reload()  # the request is gone; the analysis is not
