@@ -39,7 +39,7 @@ label-check:  # the training label rule against people's labels (split=dev), plo
 	$(PYTHON) -m classrec.train.label_check --data $(DATA)
 
 evaluate:
-	$(PYTHON) -m classrec.evaluate evaluate --data $(DATA)
+	$(PYTHON) -m classrec.lab.evaluate evaluate --data $(DATA)
 
 memory:
 	$(PYTHON) -m classrec.train.memory --data $(DATA)

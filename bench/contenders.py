@@ -1,11 +1,11 @@
-"""The detectors compared: ClassRec and every installed peer, behind classrec.peers' interface."""
+"""The detectors compared: ClassRec and every installed peer, behind classrec.lab.peers' API."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from classrec import Detector
-from classrec.peers import Peer, StreamFn, available_peers
+from classrec.lab.peers import Peer, StreamFn, available_peers
 
 OURS = "classrec"
 

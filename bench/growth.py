@@ -6,7 +6,7 @@ import numpy as np
 
 from bench.common import Context, Section, figure, table, tiled_blocks, timed
 from bench.contenders import OURS, ClassRec, silero_or_none
-from classrec.peers import available_peers
+from classrec.lab.peers import available_peers
 
 MINUTES = [1, 5, 10, 30, 60, 120]
 

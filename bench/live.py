@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import SAMPLE_RATE, WINDOW, Context, Section, figure, table
-from classrec.peers import to_int16
+from classrec.lab.peers import to_int16
 
 COUNTS = [10, 100, 250, 500, 1000]
 SECONDS = 20.0  # streaming time per stream for each N

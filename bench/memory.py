@@ -12,7 +12,7 @@ import av
 import numpy as np
 
 from bench.common import SAMPLE_RATE, Context, Section, table, tiled_blocks
-from classrec.peers import Silero
+from classrec.lab.peers import Silero
 
 HOURS = 2.0
 

@@ -8,7 +8,7 @@ from bench.common import Context, Section, figure, table, timed, windows_of
 from bench.growth import slope
 from classrec import Detector
 from classrec.errors import ClassRecError
-from classrec.peers import SILERO_CONTEXT, WINDOW, onnx_session, silero_model_path
+from classrec.lab.peers import SILERO_CONTEXT, WINDOW, onnx_session, silero_model_path
 
 COUNTS = [1, 10, 100, 1000]
 

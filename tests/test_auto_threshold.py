@@ -78,7 +78,7 @@ def test_finds_the_lecture_regions() -> None:
 
 def test_live_stream_gives_the_whole_file_segments(corpus) -> None:
     """Real recordings (split=dev) pushed in irregular chunks: the same segments as the file."""
-    from classrec.benchmark import dev_set
+    from classrec.lab.benchmark import dev_set
 
     samples = np.concatenate([r.samples for r in dev_set(corpus)[:8]])
     options = VadOptions(threshold="auto")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classrec import benchmark
+from classrec.lab import benchmark
 from classrec.labels import read_labels, window_labels
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from classrec import metrics
+from classrec.lab import metrics
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 

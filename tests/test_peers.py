@@ -12,7 +12,7 @@ import pytest
 
 from classrec import ClassRecError
 from classrec.audio import load_audio
-from classrec.peers import PEERS, WINDOW, load_peer
+from classrec.lab.peers import PEERS, WINDOW, load_peer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -76,7 +76,7 @@ def test_unknown_peer_and_bad_window():
 
 def test_importing_classrec_needs_no_peer_package():
     code = (
-        "import sys, classrec, classrec.peers; "
+        "import sys, classrec, classrec.lab.peers; "
         "bad = {'onnxruntime', 'ten_vad', 'webrtcvad', 'torch'} & set(sys.modules); "
         "assert not bad, bad"
     )

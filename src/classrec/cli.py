@@ -29,9 +29,9 @@ from classrec.audio import MEDIA_EXTENSIONS, STDIN, probe_duration
 from classrec.auto_threshold import parse_threshold
 from classrec.compare import add_compare_parser
 from classrec.errors import ClassRecError
-from classrec.evaluate import add_parser as add_evaluate_parser
 from classrec.features import WINDOW_SAMPLES
 from classrec.finetune import add_finetune_parser
+from classrec.lab.evaluate import add_parser as add_evaluate_parser
 from classrec.outputs import (
     FORMATS,
     check_writable,

@@ -1,6 +1,6 @@
 """`classrec compare-models A B`: is model B at least as good as model A?
 
-Both weights files are scored on the fixed benchmark (`classrec.benchmark`: split=dev, the same
+Both weights files are scored on the fixed benchmark (`classrec.lab.benchmark`: split=dev, the same
 under unseen noise per SNR band, noise-only audio) and, with `--labels FILE --audio FILE…`, on
 the user's own labelled recordings. Per set: PR-AUC and F1 at 0.5 of the probabilities (the
 model alone), and frame F1, segment F1 and false alarms per hour of the default segments (what a
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from classrec import metrics
-from classrec.benchmark import Recording, Scored, benchmark_sets, counts, score_sets
 from classrec.errors import ClassRecError
+from classrec.lab import metrics
+from classrec.lab.benchmark import Recording, Scored, benchmark_sets, counts, score_sets
 from classrec.labels import read_labels, window_labels
 from classrec.model import Detector
 from classrec.segments import VadOptions

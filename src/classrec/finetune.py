@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from classrec.audio import load_audio
-from classrec.benchmark import RATE, Recording, benchmark_sets
 from classrec.errors import ClassRecError
 from classrec.features import WINDOW_SAMPLES, frame, log_mel
+from classrec.lab.benchmark import RATE, Recording, benchmark_sets
 from classrec.labels import read_labels, window_labels
 
 WINDOW = WINDOW_SAMPLES[RATE]

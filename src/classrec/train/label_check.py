@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classrec.evaluate import dev_set
+from classrec.lab.evaluate import dev_set
 from classrec.train.corpus import EnergyLabeller, _fill_short_runs, clean_speech_labels
 
 
@@ -44,7 +44,7 @@ def agreement(target: np.ndarray, truth: np.ndarray) -> tuple[float, float, floa
 
 
 def main(argv: list[str] | None = None) -> None:
-    from classrec.peers import Silero
+    from classrec.lab.peers import Silero
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))

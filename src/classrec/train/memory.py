@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from classrec import metrics
-from classrec.evaluate import build_sets, score
 from classrec.features import frame, log_mel
+from classrec.lab import metrics
+from classrec.lab.evaluate import build_sets, score
 from classrec.train import synth
 from classrec.train.recipe import TrainConfig, prepare_corpus, prepare_data, train, untrained
 
@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def write_doc(path: Path, results: dict, figures: dict, epochs: int) -> None:
     """Fill the measured tables into the explanation."""
-    from classrec.evaluate import table
+    from classrec.lab.evaluate import table
 
     head = [
         "architecture",

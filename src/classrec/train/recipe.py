@@ -27,8 +27,8 @@ import numpy as np
 import torch
 import torch.multiprocessing as mp
 
-from classrec import metrics
 from classrec.features import frame, log_mel
+from classrec.lab import metrics
 from classrec.model import default_weights_path
 from classrec.train import packages
 from classrec.train.corpus import (
@@ -88,7 +88,7 @@ class TrainConfig:
 
 def prepare_corpus(cfg: TrainConfig) -> Corpus:
     """The training corpus, with the Debian packages' music and ambience if cfg.packages."""
-    from classrec.peers import Silero  # the label source for clean speech (see model card)
+    from classrec.lab.peers import Silero  # the label source for clean speech (see model card)
 
     t0 = time.time()
     silero = Silero()
@@ -146,7 +146,7 @@ def _refresher(corpus: Corpus, cfg: TrainConfig, out: mp.Queue) -> None:
 
 def dev_features(data: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Log-mel features and human labels of `speech/labelled-real/` (split=dev), 16 kHz."""
-    from classrec.evaluate import dev_set
+    from classrec.lab.evaluate import dev_set
 
     dev = dev_set(data)
     return [log_mel(frame(x, RATE)) for x in dev.signals], dev.labels

@@ -12,7 +12,7 @@ Built from the corpus (`--data`, default ../shared/data), the same every run (fi
 
 Labels are the fraction of each 32 ms window inside a labelled speech region (16 kHz).
 
-    python -m classrec.benchmark [--weights W.npz] [--thresholds auto,0.5,0.7]
+    python -m classrec.lab.benchmark [--weights W.npz] [--thresholds auto,0.5,0.7]
 
 prints the table that compares threshold="auto" with fixed thresholds (docs/cli.md);
 `--write-room DIR` writes the dev set as one long recording under one noise instead (for tune).
@@ -31,9 +31,9 @@ import numpy as np
 from classrec.audio import load_audio
 from classrec.auto_threshold import AUTO
 from classrec.errors import ClassRecError
-from classrec.evaluate import DEV_FOLDER
-from classrec.evaluate import dev_set as evaluate_dev_set
 from classrec.features import WINDOW_SAMPLES
+from classrec.lab.evaluate import DEV_FOLDER
+from classrec.lab.evaluate import dev_set as evaluate_dev_set
 from classrec.model import Detector
 from classrec.scoring import Counts, count
 from classrec.segments import VadOptions, speech_segments
@@ -215,9 +215,9 @@ def threshold_table(scored: dict[str, list[Scored]], thresholds: list) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m classrec.benchmark`: the threshold table for the shipped (or given) weights."""
+    """`python -m classrec.lab.benchmark`: the threshold table for the shipped (or given) model."""
     parser = argparse.ArgumentParser(
-        prog="python -m classrec.benchmark",
+        prog="python -m classrec.lab.benchmark",
         description=__doc__ + "\nPrints frame F1, segment F1 and false alarms per hour for "
         'threshold="auto" and fixed thresholds, other options at their defaults.',
         formatter_class=argparse.RawDescriptionHelpFormatter,

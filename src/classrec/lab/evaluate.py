@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from classrec import metrics
 from classrec.errors import ClassRecError
+from classrec.lab import metrics
 from classrec.model import Detector
 
 NOISY_CLIPS, NOISY_WINDOWS = 150, 500  # 150 × 16 s
@@ -155,7 +155,7 @@ def detectors(weights: Path | None = None, peers: bool = True) -> list:
     """Ours first, then every peer whose package is installed."""
     found = [Ours(weights), Ours(weights, 8000)]
     if peers:
-        from classrec import peers as peer_module
+        from classrec.lab import peers as peer_module
 
         for cls in (peer_module.Silero, peer_module.TenVad, peer_module.WebRtc):
             try:
