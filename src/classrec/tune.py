@@ -15,6 +15,7 @@ import dataclasses
 import itertools
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,16 +59,25 @@ class Sample:
         return head, tail
 
 
-def load_sample(labels: Path, audio: Path, detector=None) -> Sample:
-    """The detector's probabilities for `audio` beside its labels from `labels`."""
-    regions = read_labels(labels, audio.stem)
-    probs, duration = file_probabilities(audio, 16000, detector)
+def load_sample(
+    labels: Path,
+    audio: Path,
+    detector=None,
+    name: str | None = None,
+    on_block: Callable[[np.ndarray], None] | None = None,
+) -> Sample:
+    """The detector's probabilities for `audio` beside its labels from `labels`. `name` is the
+    recording's file name when `audio` is stored under another (the web app's uploads): an RTTM
+    file's lines are picked by it. `on_block` sees the decoded 16 kHz blocks (progress)."""
+    name = name or audio.name
+    regions = read_labels(labels, Path(name).stem)
+    probs, duration = file_probabilities(audio, 16000, detector, on_block)
     if regions and regions[-1].end > duration + LABEL_PAST_END_S:
         raise ClassRecError(
-            f"{labels}: labels run to {regions[-1].end:.1f} s but {audio} lasts {duration:.1f} s;"
+            f"{labels}: labels run to {regions[-1].end:.1f} s but {name} lasts {duration:.1f} s;"
             " are they for this recording?"
         )
-    return Sample(audio.name, probs, window_labels(regions, len(probs)), duration)
+    return Sample(name, probs, window_labels(regions, len(probs)), duration)
 
 
 def split_samples(samples: list[Sample], holdout_from_s: float) -> tuple[list, list]:
@@ -112,11 +122,20 @@ def pad_grid(best: VadOptions) -> list[VadOptions]:
     ]
 
 
+def search_size() -> int:
+    """How many options `search` scores."""
+    return len(threshold_grid()) + len(PADS_MS) ** 2 - 1
+
+
 def search(
-    samples: list[Sample], objective: str = "frame_f1", max_false_alarms: float = math.inf
+    samples: list[Sample],
+    objective: str = "frame_f1",
+    max_false_alarms: float = math.inf,
+    on_option: Callable[[], None] | None = None,
 ) -> list[tuple[VadOptions, Counts]]:
     """Every option tried with its counts, best first: highest `objective` among those within
-    the false-alarm budget (per hour), then the others by fewest false alarms."""
+    the false-alarm budget (per hour), then the others by fewest false alarms. `on_option` is
+    called after each option is scored (progress: `search_size()` calls in all)."""
 
     def rank(item: tuple[VadOptions, Counts]) -> tuple:
         c = item[1]
@@ -124,11 +143,52 @@ def search(
         value = getattr(c, objective)
         return (not within, -value if within else c.false_alarms_per_hour, -c.frame_f1)
 
-    tried = [(o, score(samples, o)) for o in threshold_grid()]
+    def scored(options: VadOptions) -> tuple[VadOptions, Counts]:
+        counts = score(samples, options)
+        if on_option is not None:
+            on_option()
+        return options, counts
+
+    tried = [scored(o) for o in threshold_grid()]
     tried.sort(key=rank)
-    tried += [(o, score(samples, o)) for o in pad_grid(tried[0][0]) if o != tried[0][0]]
+    tried += [scored(o) for o in pad_grid(tried[0][0]) if o != tried[0][0]]
     tried.sort(key=rank)
     return tried
+
+
+def tune_samples(
+    samples: list[Sample],
+    labels_name: str,
+    objective: str = "frame_f1",
+    max_false_alarms: float = math.inf,
+    on_option: Callable[[], None] | None = None,
+) -> list[tuple[VadOptions, Counts]]:
+    """`search`, refusing what cannot be tuned (the command and the web app both run this):
+    samples with no labelled speech (`labels_name` names the labels in the message), and a
+    false-alarm budget no option keeps."""
+    if not any((s.labels >= 0.5).any() for s in samples):
+        raise ClassRecError(f"{labels_name}: no labelled speech in the audio to tune on")
+    tried = search(samples, objective, max_false_alarms, on_option)
+    fewest = tried[0][1].false_alarms_per_hour
+    if fewest > max_false_alarms:
+        raise ClassRecError(
+            f"no options keep within {max_false_alarms:g} false alarms per hour "
+            f"(fewest: {fewest:.0f}); allow more"
+        )
+    return tried
+
+
+def preset_about(
+    samples: list[Sample], labels_name: str, objective: str, max_false_alarms: float, best: Counts
+) -> dict:
+    """What a preset file says about how it was made (for people; `options` is what counts)."""
+    return {
+        "tuned_on": [s.name for s in samples],
+        "labels": labels_name,
+        "objective": objective,
+        "max_false_alarms_per_hour": None if math.isinf(max_false_alarms) else max_false_alarms,
+        "scores": best.scores(),
+    }
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -179,30 +239,16 @@ def run_tune(args: argparse.Namespace) -> int:
         tune, held = split_samples(samples, args.holdout_from)
         if not tune or not held:
             raise ClassRecError(f"--holdout-from {args.holdout_from} leaves nothing on one side")
-    if not any((s.labels >= 0.5).any() for s in tune):
-        raise ClassRecError(f"{args.labels}: no labelled speech in the audio to tune on")
-    tried = search(tune, args.objective, args.max_false_alarms)
+    tried = tune_samples(tune, args.labels, args.objective, args.max_false_alarms)
     best, best_counts = tried[0]
-    if best_counts.false_alarms_per_hour > args.max_false_alarms:
-        raise ClassRecError(
-            f"no options keep within {args.max_false_alarms:g} false alarms per hour "
-            f"(fewest: {best_counts.false_alarms_per_hour:.0f}); allow more"
-        )
     shown = [(f"{i + 1}", o, c) for i, (o, c) in enumerate(tried[: args.top])]
     shown.append(("defaults", VadOptions(), score(tune, VadOptions())))
     rows = [(label, o, c, score(held, o) if held else None) for label, o, c in shown]
     print(f"{len(tried)} options tried on {sum(s.duration_s for s in tune):.0f} s; best first:")
     print(table(rows))
     if args.output:
-        about = {
-            "tuned_on": [s.name for s in tune],
-            "labels": Path(args.labels).name,
-            "objective": args.objective,
-            "max_false_alarms_per_hour": None
-            if math.isinf(args.max_false_alarms)
-            else args.max_false_alarms,
-            "scores": best_counts.scores(),
-        }
+        labels = Path(args.labels).name
+        about = preset_about(tune, labels, args.objective, args.max_false_alarms, best_counts)
         save_preset(args.output, best, about, args.force)
         print(f"wrote {args.output}; use it with --preset {args.output}", file=sys.stderr)
     return 0
