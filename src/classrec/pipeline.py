@@ -25,6 +25,8 @@ from classrec.features import WINDOW_SAMPLES, window_samples
 from classrec.model import Detector, as_samples
 from classrec.segments import Segment, VadOptions, speech_segments
 
+BLOCK_WINDOWS = 1024
+"""Windows per block of a file (32.8 s at 16 kHz): the model's front end runs on whole blocks."""
 MAX_INPUT_RATE = 768000
 """Highest input rate (Hz) accepted: above it the number is a mistake, not audio (the lowest is
 audio.MIN_SAMPLE_RATE, as for files)."""
@@ -156,7 +158,8 @@ def file_probabilities(
 
     Blocks hold whole windows, and the recurrent state is carried between them, so the result
     equals `Detector.probabilities` on the whole signal while memory stays bounded. `on_block`
-    sees each block of samples (progress bars, waveform envelopes). With `classes`, each window
+    sees each block of samples before the model does (progress bars, the web app's stored WAV
+    and its decode limit, which may stop the work by raising). With `classes`, each window
     gets (speech, music, noise) probabilities instead (`Detector.classes`).
     """
     det = detector if detector is not None else shared_detector(sample_rate)
@@ -165,11 +168,11 @@ def file_probabilities(
     size = window_samples(sample_rate)
     state = det.initial_state(1)
     parts, total = [], 0
-    for block in iter_blocks(path, sample_rate, block_samples=size * 1024):
-        parts.append(det.classes(block, state) if classes else det.probabilities(block, state))
-        total += len(block)
+    for block in iter_blocks(path, sample_rate, block_samples=size * BLOCK_WINDOWS):
         if on_block is not None:
             on_block(block)
+        parts.append(det.classes(block, state) if classes else det.probabilities(block, state))
+        total += len(block)
     return np.concatenate(parts), total / sample_rate
 
 

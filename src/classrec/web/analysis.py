@@ -1,28 +1,34 @@
 """Offline work on a stored lecture: probabilities, speech regions, summary figures.
 
-Uploads and crash recovery use it; live recordings produce the same per-window probabilities
-incrementally (live.py), so both kinds of lecture are read back the same way.
+Uploads go through the library's file pipeline (classrec.pipeline, the path `classrec detect`
+takes), so the same file gives the same probabilities in the CLI and the web app. Crash recovery
+reads the stored WAV; live recordings produce the same per-window probabilities incrementally
+(live.py), so every kind of lecture is read back the same way.
 """
 
 from __future__ import annotations
 
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from classrec.audio import iter_blocks
+from classrec import pipeline
 from classrec.errors import ClassRecError
+from classrec.features import WINDOW_SECONDS, window_samples
 from classrec.model import Detector, State
 from classrec.segments import Segment, VadOptions, speech_segments
 from classrec.web import storage
 from classrec.web.config import Settings
 from classrec.web.storage import LectureFiles
 
-WINDOW_S = 0.032
-WINDOW_SAMPLES = 512
+WINDOW_S = WINDOW_SECONDS
+"""Seconds per probability in probs.f32: the model's grid (classrec.features)."""
+WINDOW_SAMPLES = window_samples(storage.SAMPLE_RATE)
+REBUILD_WINDOWS = 1875
+"""Windows a stored WAV is read in when it is analysed again: 60 s, a few MB."""
 EXPANSION_FLOOR_S = 600
 """Any upload may decode to this many seconds, whatever its size (a short clip in a tiny file)."""
 DEFAULT_OPTIONS = VadOptions()
@@ -64,11 +70,11 @@ def upload_limit(settings: Settings, upload_bytes: int, quota_left: int) -> Deco
     return min(limits, key=lambda limit: limit.samples)
 
 
-@lru_cache(maxsize=1)
 def detector() -> Detector:
-    """One shared detector: `probabilities` and `step` keep no state of their own, so threads
-    can share it."""
-    return Detector(sample_rate=storage.SAMPLE_RATE)
+    """The process's one detector at the stored rate: pipeline.shared_detector, the cache the
+    library and CLI use. `probabilities` and `step` keep no state of their own, so threads share
+    it."""
+    return pipeline.shared_detector(storage.SAMPLE_RATE)
 
 
 def lecture_segments(
@@ -93,28 +99,33 @@ def process_upload(
     limit: DecodeLimit | None = None,
     options: VadOptions = DEFAULT_OPTIONS,
 ) -> tuple[float, float]:
-    """Decode an uploaded file (this is the content check) block by block, so memory stays
-    bounded: each block goes to the 16 kHz WAV and through the detector with its state carried
-    (blocks are whole windows, so the result equals a whole-file pass). Returns (duration, ratio).
-    Raises TooMuchAudio as soon as the decoded audio passes `limit` (checked every 60 s block).
-    """
-    det, total, parts = detector(), 0, []
-    state = det.initial_state(1)
-    block = WINDOW_SAMPLES * 1875  # 60 s
+    """Decode and analyse an uploaded file (the decoding is the content check) with the
+    library's file pipeline, block by block, so memory stays bounded. Each block is stored in
+    the 16 kHz WAV before the model sees it; TooMuchAudio is raised as soon as the decoded audio
+    passes `limit`. Returns (duration in s, speech ratio)."""
     with wave.open(str(files.audio), "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(storage.SAMPLE_RATE)
-        for samples in iter_blocks(source, storage.SAMPLE_RATE, block):
-            if limit is not None and total + len(samples) > limit.samples:
-                raise TooMuchAudio(limit.reason)
-            out.writeframes(storage.to_pcm16(samples).tobytes())
-            parts.append(det.probabilities(samples, state))
-            total += len(samples)
-    probs = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+        probs, duration = pipeline.file_probabilities(
+            source, storage.SAMPLE_RATE, detector(), on_block=_wav_writer(out, limit)
+        )
     probs.astype("<f4").tofile(files.probs)
-    duration = total / storage.SAMPLE_RATE
     return duration, speech_ratio(probs, duration, options)
+
+
+def _wav_writer(out: wave.Wave_write, limit: DecodeLimit | None) -> Callable[[np.ndarray], None]:
+    """A block callback appending 16 kHz samples to `out`; TooMuchAudio past `limit`."""
+    written = 0
+
+    def write(samples: np.ndarray) -> None:
+        nonlocal written
+        if limit is not None and written + len(samples) > limit.samples:
+            raise TooMuchAudio(limit.reason)
+        out.writeframes(storage.to_pcm16(samples).tobytes())
+        written += len(samples)
+
+    return write
 
 
 def rebuild(files: LectureFiles) -> tuple[State, int, np.ndarray]:
@@ -123,7 +134,7 @@ def rebuild(files: LectureFiles) -> tuple[State, int, np.ndarray]:
     whole window, the number of samples stored, and the samples of the last partial window."""
     det, total = detector(), 0
     state, tail = det.initial_state(1), np.zeros(0, np.int16)
-    block_bytes = WINDOW_SAMPLES * 1875 * 2
+    block_bytes = WINDOW_SAMPLES * REBUILD_WINDOWS * 2
     with open(files.audio, "rb") as wav, open(files.probs, "wb") as out:
         wav.seek(storage.HEADER_BYTES)
         while chunk := wav.read(block_bytes):  # full blocks until the last

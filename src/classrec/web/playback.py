@@ -19,6 +19,8 @@ from pathlib import Path
 
 import av
 
+from classrec.audio import open_media
+from classrec.errors import ClassRecError
 from classrec.web.models import new_id
 from classrec.web.storage import SAMPLE_RATE, LectureFiles
 
@@ -76,7 +78,7 @@ def write_derived(source: Path, target: Path, write: Callable[[Path], None]) -> 
 def encode(wav: Path, dest: Path, encoding: Encoding) -> None:
     """Encode a 16 kHz mono WAV. WebM gets its duration and a cue index at the end, which
     browsers use to seek with HTTP range requests. A WAV without samples gives an empty file."""
-    with av.open(str(wav)) as inp, av.open(str(dest), "w", format=encoding.container) as out:
+    with open_media(wav) as inp, av.open(str(dest), "w", format=encoding.container) as out:
         stream = out.add_stream(encoding.codec, rate=SAMPLE_RATE, layout="mono")
         stream.bit_rate = encoding.bit_rate
         stream.codec_context.options = encoding.options
@@ -108,7 +110,7 @@ def prepare_soon(files: LectureFiles) -> Future:
 def _prepare_quietly(files: LectureFiles) -> Path | None:
     try:
         return prepare(files)
-    except (OSError, av.FFmpegError):  # deleted while queued, or disk full: the WAV still plays
+    except (OSError, av.FFmpegError, ClassRecError):  # deleted while queued, or disk full
         return None
     finally:
         with _lock:

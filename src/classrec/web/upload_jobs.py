@@ -14,8 +14,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
-
+from classrec.audio import probe_duration
 from classrec.web.storage import HEADER_BYTES, SAMPLE_RATE, LectureFiles
 
 MIN_FRACTION_FOR_ETA = 0.02
@@ -23,18 +22,10 @@ MIN_FRACTION_FOR_ETA = 0.02
 
 
 def declared_seconds(path: Path) -> float | None:
-    """The duration a media file declares in its header, in seconds (None if it declares none
-    or cannot be opened: the analysis then reports what is wrong)."""
-    try:
-        with av.open(str(path)) as container:
-            if container.duration:
-                return container.duration / av.time_base
-            stream = container.streams.audio[0] if container.streams.audio else None
-            if stream is not None and stream.duration and stream.time_base:
-                return float(stream.duration * stream.time_base)
-    except (av.FFmpegError, OSError, UnicodeDecodeError):
-        return None
-    return None
+    """The duration (s) a media file declares in its header, None if it declares none or cannot
+    be opened (the analysis then reports what is wrong). Read by classrec.audio, the one place
+    media files are opened."""
+    return probe_duration(path) or None
 
 
 @dataclass
