@@ -14,6 +14,8 @@ import numpy as np
 
 from classrec.errors import ClassRecError
 
+SAMPLE_RATE = 16000
+"""The model's rate (Hz) unless told otherwise: files and arrays are resampled to it."""
 WINDOW_SAMPLES = {16000: 512, 8000: 256}
 """Samples per 32 ms window for each supported sample rate (Hz)."""
 WINDOW_SECONDS = 0.032
