@@ -19,7 +19,7 @@ class ClassRec:
         self.detector = Detector(16000)
 
     def probabilities(self, samples: np.ndarray) -> np.ndarray:
-        return self.detector.probabilities(samples)
+        return self.detector.probabilities(samples, sample_rate=16000)
 
     def streaming(self) -> StreamFn:
         return Detector(16000)

@@ -17,7 +17,7 @@ def _seconds_for(name: str, det, audio: np.ndarray, seconds: float) -> float:
     if name == OURS:
         state = det.detector.initial_state(1)
         for block in tiled_blocks(audio, seconds):
-            total += timed(lambda b=block: det.detector.probabilities(b, state))
+            total += timed(lambda b=block: det.detector.probabilities(b, state, sample_rate=16000))
     else:
         for block in tiled_blocks(audio, seconds):
             total += timed(lambda b=block: det.probabilities(b))

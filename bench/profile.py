@@ -11,23 +11,24 @@ from collections.abc import Callable
 import numpy as np
 
 from bench.common import Context, Section, table, windows_of
-from classrec import Detector
+from classrec import Detector, kernels
 from classrec.features import _HANN, _POWER_MEL, LOG_FLOOR, log_mel, rfft_into
-from classrec.model import _OneStream, as_samples
+from classrec.kernels import OneStream
+from classrec.model import as_samples
 
 Stages = dict[str, Callable[[], object]]
 
 
 def _window_stages(det: Detector, window: np.ndarray) -> Stages:
-    """One callable per numpy call of `_OneStream.step`, on its own buffers (same shapes and
+    """One callable per numpy call of `OneStream.step`, on its own buffers (same shapes and
     arguments, so the per-call overheads are the real ones)."""
-    one = _OneStream(det)
+    one = OneStream(det._weights, det.window_size)
     one.step(window)
     parts = one.spectrum.view(np.float32)
     power, mel = np.abs(parts), np.abs(one.mel_out) + 1  # fixed inputs: no NaN/inf slow paths
     scratch, h_scratch, floor = np.empty_like(mel), np.empty_like(one.h), np.float32(LOG_FLOOR)
     return {
-        "`_OneStream.step` alone (no checks, no wrapper)": lambda: one.step(window),
+        "`OneStream.step` alone (no checks, no wrapper)": lambda: one.step(window),
         "input checks (`as_samples`: one reduction)": lambda: as_samples(window, "window"),
         "× Hann window": lambda: np.multiply(window, _HANN[512], out=one.windowed),
         "rfft (numpy's compiled kernel)": lambda: rfft_into(one.windowed, one.spectrum),
@@ -54,23 +55,26 @@ def _window_stages(det: Detector, window: np.ndarray) -> Stages:
 
 
 DOUBLED = {"ReLU (×2 in the step)", "σ = (1 + t) / 2 on 3H gates (2 calls)"}
-NOT_CALLS = {"whole `det(window)` call", "`_OneStream.step` alone (no checks, no wrapper)"}
+NOT_CALLS = {"whole `det(window)` call", "`OneStream.step` alone (no checks, no wrapper)"}
 
 
 def _file_stages(det: Detector, samples: np.ndarray) -> Stages:
     """The whole-file path's stages on one block of windows."""
     windows = samples.reshape(-1, det.window_size)
-    x = det._mlp(windows)
+    w = det._weights
+    x = kernels.mlp(w, windows)
     state = det.initial_state(1)
     stages: Stages = {
         "log-mel: window, rfft, power→mel, log": lambda: log_mel(windows),
         "  of which rfft": lambda: rfft_into(windows, np.empty((len(windows), 257), np.complex64)),
-        "MLP (2 matmuls, incl. log-mel)": lambda: det._mlp(windows),
-        "LSTM recurrence, numpy loop (fallback)": lambda: det._run(x, state),
-        "head (vectorised)": lambda: det._head(x),
+        "MLP (2 matmuls, incl. log-mel)": lambda: kernels.mlp(w, windows),
+        "LSTM recurrence, numpy loop (fallback)": lambda: kernels.run_numpy(
+            w, x, state, kernels.Cell(1, w.hidden)
+        ),
+        "head (vectorised)": lambda: kernels.head(w, x),
     }
     if det.backend == "onnxruntime":
-        stages["LSTM recurrence, onnxruntime"] = lambda: det._run_onnx(x, state)
+        stages["LSTM recurrence, onnxruntime"] = lambda: kernels.run_onnx(det._session, x, state)
     return stages
 
 
@@ -95,7 +99,10 @@ def run(ctx: Context) -> Section:
     minute = ctx.recording[: 2048 * 512]
     minute = minute[: len(minute) // 512 * 512]
     whole = _measure(
-        {"whole `probabilities()`": lambda: det.probabilities(minute), **_file_stages(det, minute)},
+        {
+            "whole `probabilities()`": lambda: det.probabilities(minute, sample_rate=16000),
+            **_file_stages(det, minute),
+        },
         1,
         2 if ctx.quick else 7,
     )

@@ -82,7 +82,7 @@ def test_live_stream_gives_the_whole_file_segments(corpus) -> None:
 
     samples = np.concatenate([r.samples for r in dev_set(corpus)[:8]])
     options = VadOptions(threshold="auto")
-    probs = Detector().probabilities(samples)
+    probs = Detector().probabilities(samples, sample_rate=16000)
     want = speech_segments(probs, options, duration_s=len(samples) / 16000)
     stream, events, i = Stream(options), [], 0
     rng = np.random.default_rng(1)

@@ -43,9 +43,14 @@ def test_finetune_writes_weights_onnx_and_card(capsys, corpus: Path, tmp_path: P
     assert out.with_suffix(".md").read_text().count("| dev |") == 5
     new = Detector(16000, out, backend="onnxruntime")  # the ONNX matches the new weights
     audio = user_recordings(LABELS, [LECTURE])[0].samples
-    p_new, p_old = new.probabilities(audio), Detector().probabilities(audio)
+    p_new = new.probabilities(audio, sample_rate=16000)
+    p_old = Detector().probabilities(audio, sample_rate=16000)
     assert not np.array_equal(p_new, p_old) and np.abs(p_new - p_old).max() < 0.5
-    assert np.allclose(Detector(16000, out, backend="numpy").probabilities(audio), p_new, atol=1e-4)
+    assert np.allclose(
+        Detector(16000, out, backend="numpy").probabilities(audio, sample_rate=16000),
+        p_new,
+        atol=1e-4,
+    )
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,7 @@ def test_weights_are_small_and_trained():
 def test_speech_high_silence_low(lecture, rate):
     audio, regions = lecture
     audio = soxr.resample(audio, 16000, rate) if rate != 16000 else audio
-    probs = Detector(rate).probabilities(audio)
+    probs = Detector(rate).probabilities(audio, sample_rate=rate)
     speech, silence = _window_mask(regions, len(probs))
     assert np.mean(probs[speech]) > 0.8
     assert np.mean(probs[speech] > 0.5) > 0.9
@@ -53,7 +53,7 @@ def test_speech_high_silence_low(lecture, rate):
 
 
 def test_noise_stays_low(noise):
-    probs = Detector().probabilities(noise)
+    probs = Detector().probabilities(noise, sample_rate=16000)
     assert np.mean(probs > 0.5) < 0.15
     assert np.median(probs) < 0.2
 
@@ -61,7 +61,7 @@ def test_noise_stays_low(noise):
 def test_streaming_equals_whole_signal(lecture):
     audio = lecture[0][: 512 * 100]
     det = Detector()
-    whole = det.probabilities(audio)
+    whole = det.probabilities(audio, sample_rate=16000)
     det.reset()
     streamed = np.array([det(w) for w in audio.reshape(-1, 512)])
     np.testing.assert_allclose(streamed, whole, atol=1e-5)
@@ -71,10 +71,10 @@ def test_streaming_continues_from_an_assigned_state(lecture):
     audio = lecture[0][: 512 * 40]
     det = Detector()
     state = det.initial_state(1)
-    first = det.probabilities(audio[: 512 * 25], state)
+    first = det.probabilities(audio[: 512 * 25], state, sample_rate=16000)
     det.state = state
     rest = [det(w) for w in audio[512 * 25 :].reshape(-1, 512)]
-    whole = Detector(backend="numpy").probabilities(audio)
+    whole = Detector(backend="numpy").probabilities(audio, sample_rate=16000)
     np.testing.assert_allclose(np.concatenate([first, rest]), whole, atol=1e-6)
 
 
@@ -87,8 +87,8 @@ def test_batched_streams_keep_their_own_state(lecture, noise):
         p, state = det.step(np.stack([wa, wb]), state)
         out.append(p)
     out = np.array(out)
-    np.testing.assert_allclose(out[:, 0], det.probabilities(a), atol=1e-5)
-    np.testing.assert_allclose(out[:, 1], det.probabilities(b), atol=1e-5)
+    np.testing.assert_allclose(out[:, 0], det.probabilities(a, sample_rate=16000), atol=1e-5)
+    np.testing.assert_allclose(out[:, 1], det.probabilities(b, sample_rate=16000), atol=1e-5)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -99,15 +99,20 @@ def test_state_can_continue_across_calls(lecture, backend, monkeypatch):
     state = det.initial_state(1)
     cut = 512 * 30
     parts = np.concatenate(
-        [det.probabilities(audio[:cut], state), det.probabilities(audio[cut:], state)]
+        [
+            det.probabilities(audio[:cut], state, sample_rate=16000),
+            det.probabilities(audio[cut:], state, sample_rate=16000),
+        ]
     )
-    np.testing.assert_allclose(parts, Detector(backend="numpy").probabilities(audio), atol=1e-6)
+    np.testing.assert_allclose(
+        parts, Detector(backend="numpy").probabilities(audio, sample_rate=16000), atol=1e-6
+    )
 
 
 def test_onnxruntime_matches_numpy(lecture):
     pytest.importorskip("onnxruntime")
-    numpy_probs = Detector(backend="numpy").probabilities(lecture[0])
-    onnx_probs = Detector(backend="onnxruntime").probabilities(lecture[0])
+    numpy_probs = Detector(backend="numpy").probabilities(lecture[0], sample_rate=16000)
+    onnx_probs = Detector(backend="onnxruntime").probabilities(lecture[0], sample_rate=16000)
     np.testing.assert_allclose(onnx_probs, numpy_probs, atol=1e-5)
 
 
@@ -139,7 +144,9 @@ def test_int16_is_scaled(lecture):
     # int16 rounding is noise at -96 dBFS; the quietest windows move by up to 0.0102 (measured
     # with the v2 weights); unscaled PCM would move every window to ~1
     np.testing.assert_allclose(
-        Detector().probabilities(pcm), Detector().probabilities(audio), atol=2e-2
+        Detector().probabilities(pcm, sample_rate=16000),
+        Detector().probabilities(audio, sample_rate=16000),
+        atol=2e-2,
     )
 
 
@@ -163,7 +170,10 @@ def test_runtime_matches_torch(lecture, backend):
     with torch.no_grad():
         feats = torch.from_numpy(log_mel(frame(audio, 16000)))[None]
         expected = torch.sigmoid(model(feats))[0].numpy()
-    assert np.abs(Detector(backend=backend).probabilities(audio) - expected).max() < 1e-4
+    assert (
+        np.abs(Detector(backend=backend).probabilities(audio, sample_rate=16000) - expected).max()
+        < 1e-4
+    )
 
 
 @pytest.mark.parametrize(
@@ -171,11 +181,25 @@ def test_runtime_matches_torch(lecture, backend):
     [
         (lambda d: Detector(44100), "unsupported sample rate 44100"),
         (lambda d: d(np.zeros(480, np.float32)), "a window is 512 samples"),
-        (lambda d: d.probabilities(np.zeros((2, 512), np.float32)), "must be 1-D"),
-        (lambda d: d.probabilities(np.array([0.0, np.nan] * 256, np.float32)), "NaN or infinite"),
-        (lambda d: d.probabilities(np.array([0.0, np.inf] * 256)), "NaN or infinite"),
-        (lambda d: d.probabilities(np.array(["a"] * 512)), "dtype <U1"),
-        (lambda d: d.probabilities(np.zeros(512, np.complex64)), "dtype complex64"),
+        (
+            lambda d: d.probabilities(np.zeros((2, 512), np.float32), sample_rate=16000),
+            "must be 1-D",
+        ),
+        (lambda d: d.probabilities(np.zeros(512), sample_rate=44100), "runs at 16000 Hz, got"),
+        (lambda d: d.classes(np.zeros(512), sample_rate=8000), "runs at 16000 Hz, got"),
+        (
+            lambda d: d.probabilities(np.array([0.0, np.nan] * 256, np.float32), sample_rate=16000),
+            "NaN or infinite",
+        ),
+        (
+            lambda d: d.probabilities(np.array([0.0, np.inf] * 256), sample_rate=16000),
+            "NaN or infinite",
+        ),
+        (lambda d: d.probabilities(np.array(["a"] * 512), sample_rate=16000), "dtype <U1"),
+        (
+            lambda d: d.probabilities(np.zeros(512, np.complex64), sample_rate=16000),
+            "dtype complex64",
+        ),
         (lambda d: d.step(np.zeros((3, 512), np.float32), d.initial_state(2)), "shape (2, 512)"),
         (lambda d: Detector(backend="torch"), "backend must be one of"),
     ],
@@ -185,6 +209,14 @@ def test_bad_input_is_one_clear_error(make, message):
         make(Detector())
 
 
+def test_the_rate_is_never_assumed(lecture):
+    """44.1 kHz audio read as 16 kHz would give 2.8x too many windows, silently: no default."""
+    det = Detector()
+    for call in (det.probabilities, det.classes):
+        with pytest.raises(TypeError, match="sample_rate"):
+            call(lecture[0])
+
+
 def test_unsupported_rate_lists_supported_ones():
     with pytest.raises(ClassRecError) as err:
         Detector(sample_rate=22050)
@@ -192,7 +224,7 @@ def test_unsupported_rate_lists_supported_ones():
 
 
 def test_empty_signal_gives_no_windows():
-    assert Detector().probabilities(np.zeros(0, np.float32)).shape == (0,)
+    assert Detector().probabilities(np.zeros(0, np.float32), sample_rate=16000).shape == (0,)
 
 
 def test_classes_tell_speech_from_noise_and_music(lecture, noise):
@@ -203,19 +235,24 @@ def test_classes_tell_speech_from_noise_and_music(lecture, noise):
     det = Detector()
     assert det.CLASSES == ("speech", "music", "noise")
     audio, regions = lecture
-    c = det.classes(audio)
-    assert c.shape == (len(det.probabilities(audio)), 3) and c.dtype == np.float32
-    np.testing.assert_allclose(c[:, 0], det.probabilities(audio), atol=1e-6)
+    c = det.classes(audio, sample_rate=16000)
+    assert (
+        c.shape == (len(det.probabilities(audio, sample_rate=16000)), 3) and c.dtype == np.float32
+    )
+    np.testing.assert_allclose(c[:, 0], det.probabilities(audio, sample_rate=16000), atol=1e-6)
     inside = np.zeros(len(c), bool)
     for start, end in regions:
         inside[round(start / 0.032) + 3 : round(end / 0.032) - 3] = True
     assert np.median(c[inside, 0]) > 0.8
-    assert np.median(det.classes(noise)[:, 0]) < 0.1
+    assert np.median(det.classes(noise, sample_rate=16000)[:, 0]) < 0.1
     corpus = Path(__file__).resolve().parents[1].parent / "shared" / "data"
     if not corpus.is_dir():
         pytest.skip("the corpus is not beside the project")
-    hiss = np.median(det.classes(load_audio(corpus / "noise/speechbrain-noise1.flac", 16000)), 0)
+    hiss = np.median(
+        det.classes(load_audio(corpus / "noise/speechbrain-noise1.flac", 16000), sample_rate=16000),
+        0,
+    )
     assert hiss[2] > 0.5 and hiss[2] > 5 * max(hiss[0], hiss[1])
     guitar = load_audio(corpus / "music/pyroomacoustics-guitar_16k.flac", 16000)[: 16000 * 20]
-    music = np.median(det.classes(guitar), 0)
+    music = np.median(det.classes(guitar, sample_rate=16000), 0)
     assert music[1] > 0.4 and music[1] > 3 * music[0]

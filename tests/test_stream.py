@@ -47,7 +47,7 @@ def pairs(events: list[dict]) -> list[tuple[float, float]]:
 @pytest.mark.parametrize("rate", [16000, 8000])
 def test_random_chunks_equal_whole_file(rate: int) -> None:
     samples = load_audio(FIXTURES / "lecture.flac", rate)
-    whole = Detector(rate).probabilities(samples)
+    whole = Detector(rate).probabilities(samples, sample_rate=rate)
     rng = np.random.default_rng(rate)
     for sizes in (
         [rate // 100] * 10**6,
@@ -62,7 +62,7 @@ def test_random_chunks_equal_whole_file(rate: int) -> None:
 
 def test_pcm16_bytes_stream(lecture_16k: np.ndarray) -> None:
     pcm = (np.clip(lecture_16k, -1, 1) * 32767).astype("<i2")
-    whole = Detector().probabilities(pcm.astype(np.float32) / 32768)
+    whole = Detector().probabilities(pcm.astype(np.float32) / 32768, sample_rate=16000)
     stream, probs = Stream(), []
     for i in range(0, len(pcm), 333):
         probs.append(stream.push(pcm[i : i + 333].tobytes())[0])
@@ -81,8 +81,12 @@ def test_independent_streams_share_one_detector(lecture_16k: np.ndarray) -> None
     got_a.append(a.flush()[0])
     got_b.append(b.flush()[0])
     det = Detector()
-    np.testing.assert_allclose(np.concatenate(got_a), det.probabilities(lecture_16k), atol=1e-5)
-    np.testing.assert_allclose(np.concatenate(got_b), det.probabilities(noise), atol=1e-5)
+    np.testing.assert_allclose(
+        np.concatenate(got_a), det.probabilities(lecture_16k, sample_rate=16000), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        np.concatenate(got_b), det.probabilities(noise, sample_rate=16000), atol=1e-5
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -134,7 +138,8 @@ def test_live_events_find_the_lecture_speech(lecture_16k: np.ndarray) -> None:
     found = [Segment(a, b) for a, b in pairs(events)]
     assert_matches_regions(found, regions, FOUND_S)
     offline = speech_segments(
-        Detector().probabilities(lecture_16k), duration_s=len(lecture_16k) / 16000
+        Detector().probabilities(lecture_16k, sample_rate=16000),
+        duration_s=len(lecture_16k) / 16000,
     )
     assert [(round(s.start, 6), round(s.end, 6)) for s in found] == [
         (round(s.start, 6), round(s.end, 6)) for s in offline
@@ -142,7 +147,7 @@ def test_live_events_find_the_lecture_speech(lecture_16k: np.ndarray) -> None:
 
 
 def test_multichannel_chunks_keep_every_sample(lecture_16k: np.ndarray) -> None:
-    whole = Detector().probabilities(lecture_16k)
+    whole = Detector().probabilities(lecture_16k, sample_rate=16000)
     stereo = np.stack([lecture_16k, lecture_16k], axis=1)  # (n, 2)
     layouts = {
         "(1, n)": lambda i, j: lecture_16k[None, i:j],
@@ -170,7 +175,9 @@ def test_a_short_stereo_chunk_follows_the_streams_layout() -> None:
 @pytest.mark.parametrize("chunk", [480, 4800, 1013])
 def test_input_rate_keeps_one_resampler(chunk: int) -> None:
     samples = load_audio(FIXTURES / "lecture.flac", 48000)
-    whole = Detector().probabilities(soxr.resample(samples, 48000, 16000).astype(np.float32))
+    whole = Detector().probabilities(
+        soxr.resample(samples, 48000, 16000).astype(np.float32), sample_rate=16000
+    )
     probs, events = run_stream(Stream(input_rate=48000), samples, [chunk] * 10**6)
     assert probs.shape == whole.shape
     np.testing.assert_allclose(probs, whole, atol=1e-4)  # measured: 1.1e-6
@@ -182,7 +189,9 @@ def test_max_speech_s_splits_live_speech_like_the_file(lecture_16k: np.ndarray) 
     options = VadOptions(max_speech_s=1.0)
     _, events = run_stream(Stream(options), lecture_16k, [480] * 10**6)
     offline = speech_segments(
-        Detector().probabilities(lecture_16k), options, duration_s=len(lecture_16k) / 16000
+        Detector().probabilities(lecture_16k, sample_rate=16000),
+        options,
+        duration_s=len(lecture_16k) / 16000,
     )
     assert len(offline) > 4 and max(s.duration for s in offline) <= 1.0 + 1e-9
     assert pairs(events) == [(s.start, s.end) for s in offline]

@@ -171,7 +171,11 @@ def file_probabilities(
     for block in iter_blocks(path, sample_rate, block_samples=size * BLOCK_WINDOWS):
         if on_block is not None:
             on_block(block)
-        parts.append(det.classes(block, state) if classes else det.probabilities(block, state))
+        parts.append(
+            det.classes(block, state, sample_rate=det.sample_rate)
+            if classes
+            else det.probabilities(block, state, sample_rate=det.sample_rate)
+        )
         total += len(block)
     return np.concatenate(parts), total / sample_rate
 

@@ -202,7 +202,9 @@ class Stream:
         buffer = np.concatenate([self._pending, samples])
         whole = len(buffer) - len(buffer) % self.detector.window_size
         self._pending = buffer[whole:]
-        probs = self.detector.probabilities(buffer[:whole], self.state)
+        probs = self.detector.probabilities(
+            buffer[:whole], self.state, sample_rate=self.detector.sample_rate
+        )
         return probs, self.events.feed(probs, self.time)
 
     def _mono(self, chunk: object) -> np.ndarray:
@@ -230,7 +232,9 @@ class Stream:
         if self._resampler is not None:  # the samples still inside the resampler's filter
             tail = self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
             self._pending = np.concatenate([self._pending, tail])
-        probs = self.detector.probabilities(self._pending, self.state)
+        probs = self.detector.probabilities(
+            self._pending, self.state, sample_rate=self.detector.sample_rate
+        )
         self._pending = self._pending[:0]
         self._closed = True
         return probs, self.events.feed(probs, self.time) + self.events.finish(self.time)

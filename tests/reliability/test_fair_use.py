@@ -350,7 +350,7 @@ def test_resuming_a_long_recording_reads_it_in_blocks(client: TestClient, lectur
         ready = ws.receive_json()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    whole = detector().probabilities(pcm[: len(pcm) // 512 * 512])
+    whole = detector().probabilities(pcm[: len(pcm) // 512 * 512], sample_rate=16000)
     stored = storage.read_probs(files.probs)[: len(whole)]
     report("8 resume 30 min", wav_mb=round(len(pcm) * 2 / 1e6, 1), peak_traced_mb=round(
         peak / 1e6, 1), windows=ready["windows"])  # fmt: skip

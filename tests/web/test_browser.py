@@ -101,7 +101,9 @@ def test_record_library_lecture_upload(browser_page, server, lecture_pcm, tmp_pa
     page.wait_for_selector("#timeline")
     recorded = stored_samples(page, server, lecture_id)
     regions = page.request.get(f"{server.url}/api/lectures/{lecture_id}/regions").json()
-    offline = speech_segments(detector().probabilities(recorded), duration_s=len(recorded) / 16000)
+    offline = speech_segments(
+        detector().probabilities(recorded, sample_rate=16000), duration_s=len(recorded) / 16000
+    )
     assert len(regions["segments"]) == len(offline)
     for (s, e), seg in zip(regions["segments"], offline, strict=True):
         assert abs(s - seg.start) <= TOLERANCE_S and abs(e - seg.end) <= TOLERANCE_S

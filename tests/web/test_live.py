@@ -56,7 +56,9 @@ def test_step_batch_equals_one_stream_at_a_time(lecture_pcm: bytes) -> None:
     windows = pcm[: len(pcm) // 512 * 512].reshape(-1, 512)
     jobs = [(det.initial_state(1), windows[:n]) for n in (40, 7, 0, 25)]
     for (probs, _), (_, w) in zip(step_batch(det, jobs), jobs, strict=True):
-        np.testing.assert_allclose(probs, det.probabilities(w.reshape(-1)), atol=1e-5)
+        np.testing.assert_allclose(
+            probs, det.probabilities(w.reshape(-1), sample_rate=16000), atol=1e-5
+        )
 
 
 def test_two_live_streams_match_offline_detection(client: TestClient, lecture_pcm) -> None:  # noqa: ANN001
@@ -69,7 +71,7 @@ def test_two_live_streams_match_offline_detection(client: TestClient, lecture_pc
         send_all(b, lecture_pcm)
         send_all(a, lecture_pcm, half)
         results = [finish(a), finish(b)]
-    offline = detector().probabilities(np.frombuffer(lecture_pcm, "<i2"))
+    offline = detector().probabilities(np.frombuffer(lecture_pcm, "<i2"), sample_rate=16000)
     for lecture_id, (probs, stopped) in zip(ids, results, strict=True):
         assert stopped["received_bytes"] == len(lecture_pcm)
         np.testing.assert_allclose(probs, offline, atol=2e-4)  # messages round to 4 digits

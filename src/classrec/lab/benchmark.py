@@ -181,7 +181,7 @@ class Scored:
 def score_sets(sets: dict[str, list[Recording]], detector) -> dict[str, list[Scored]]:
     """Each recording's probabilities from `detector`, fresh state per recording."""
     return {
-        name: [Scored(rec, detector.probabilities(rec.samples)) for rec in recs]
+        name: [Scored(rec, detector.probabilities(rec.samples, sample_rate=16000)) for rec in recs]
         for name, recs in sets.items()
     }
 

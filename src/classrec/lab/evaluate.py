@@ -148,7 +148,7 @@ class Ours:
         rate = self.detector.sample_rate
         if rate != 16000:
             samples = soxr.resample(samples, 16000, rate).astype(np.float32)
-        return self.detector.probabilities(samples)
+        return self.detector.probabilities(samples, sample_rate=rate)
 
 
 def detectors(weights: Path | None = None, peers: bool = True) -> list:
@@ -252,7 +252,7 @@ def class_scores(data: Path, weights: Path | None = None) -> dict[str, dict[str,
         audio, labels, rate, classes = make_clip(rng, corpus, NOISY_WINDOWS)
         if rate == 16000:
             truth.append(np.column_stack([labels, classes]))
-            probs.append(det.classes(audio)[:NOISY_WINDOWS])
+            probs.append(det.classes(audio, sample_rate=16000)[:NOISY_WINDOWS])
     y, p = np.concatenate(truth), np.concatenate(probs)
     return {
         name: {

@@ -141,7 +141,8 @@ def rebuild(files: LectureFiles) -> tuple[State, int, np.ndarray]:
             pcm = np.frombuffer(chunk, "<i2", count=len(chunk) // 2)
             full = len(pcm) // WINDOW_SAMPLES * WINDOW_SAMPLES
             if full:
-                det.probabilities(pcm[:full], state).astype("<f4").tofile(out)
+                probs = det.probabilities(pcm[:full], state, sample_rate=det.sample_rate)
+                probs.astype("<f4").tofile(out)
             total, tail = total + len(pcm), pcm[full:]
     return state, total, tail
 
@@ -154,6 +155,7 @@ def recover(files: LectureFiles, options: VadOptions = DEFAULT_OPTIONS) -> tuple
     state, samples, tail = rebuild(files)
     if len(tail):  # the last window zero-padded, as for a whole file
         with open(files.probs, "ab") as out:
-            detector().probabilities(tail, state).astype("<f4").tofile(out)
+            probs = detector().probabilities(tail, state, sample_rate=storage.SAMPLE_RATE)
+            probs.astype("<f4").tofile(out)
     duration = samples / storage.SAMPLE_RATE
     return duration, speech_ratio(storage.read_probs(files.probs), duration, options)
