@@ -40,7 +40,7 @@ from starlette.concurrency import run_in_threadpool
 
 from classrec.model import Detector, State
 from classrec.segments import VadOptions
-from classrec.web import analysis, crud, playback, storage
+from classrec.web import analysis, crud, playback, presets, storage
 from classrec.web.auth import SESSION_COOKIE
 from classrec.web.config import Settings
 from classrec.web.db import Database
@@ -60,7 +60,6 @@ tick long for the others; its backlog drains over the next ticks."""
 BACKLOG_S = 10.0
 """Seconds of audio a stream may have waiting for the detector before its socket stops reading."""
 BYTES_PER_S = 16000 * 2
-THRESHOLD, NEG_THRESHOLD = 0.5, 0.35
 REPLACED = "a newer connection took over this recording"
 
 
@@ -124,6 +123,7 @@ class LiveStream:
         self.suspended = True  # no open files; the detector skips it (set by the hub)
         self._io_lock = threading.Lock()  # sync (sync task) vs close (finish): never a closed fd
         self.speech = False
+        self.light = presets.SpeechLight()  # with the owner's options: set by LiveHub._open
         self.idle_since = time.monotonic()
         self.limit_bytes = 2**63
         self.limit_reason = ""
@@ -166,12 +166,11 @@ class LiveStream:
         return data.reshape(n, WINDOW)
 
     def publish(self, probs: np.ndarray, free: int) -> None:
-        """Store probabilities and tell the client; speech flag with hysteresis for the UI."""
+        """Store probabilities and tell the client; the speech light follows the owner's preset."""
         first = self.windows
         self.windows += len(probs)
         os.write(self.probs_fd, probs.astype("<f4").tobytes())
-        for p in probs:
-            self.speech = p >= THRESHOLD if not self.speech else p >= NEG_THRESHOLD
+        self.speech = self.light.feed(probs)
         if self.conn is not None and len(probs):
             self.conn.send(
                 {
@@ -334,7 +333,9 @@ class LiveHub:
             storage.start_wav(files.audio)
         storage.fix_wav_header(files.audio)
         state, samples, tail = analysis.rebuild(files)
-        return LiveStream(lecture_id, owner_id, files, state, samples, tail)
+        stream = LiveStream(lecture_id, owner_id, files, state, samples, tail)
+        stream.light = presets.SpeechLight(self._options(owner_id))
+        return stream
 
     async def attach(
         self, lecture_id: str, ws: WebSocket, owner_id: int, quota_left: int

@@ -165,6 +165,7 @@ class PresetIn(BaseModel):
 
 
 class PresetOut(BaseModel):
-    name: str  # a room's name, or "uploaded"
+    name: str  # a room's name, "uploaded" or "tuned"
     options: dict[str, Any]  # VadOptions fields; max_speech_s null for no limit
     rooms: list[str]  # the names one can choose
+    about: dict[str, Any] | None = None  # tuned on a sample: what on, and its table of scores

@@ -1,4 +1,4 @@
-// Fetch wrapper: JSON in and out, CSRF double-submit header, readable errors.
+// Fetch wrapper: JSON (or a FormData form) in, JSON out, CSRF double-submit header, readable errors.
 
 function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)classrec_csrf=([^;]+)/);
@@ -20,7 +20,9 @@ function errorMessage(status, body) {
 
 export async function api(method, path, body) {
   const init = { method, headers: { "X-CSRF-Token": csrfToken() }, credentials: "same-origin" };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body; // multipart: the browser sets the Content-Type with its boundary
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }

@@ -1,0 +1,171 @@
+"""A preset tuned on the user's own labelled sample: the web side of `classrec tune`.
+
+The user sends a few minutes of their audio and its speech labels (RTTM, Audacity labels, our
+JSON or CSV: what `classrec tune` reads). The server runs the command's search (classrec.tune,
+the same grid and checks) in a task of its own, so a reload does not stop it, and the page
+polls its progress: first the decoding (seconds of audio against the file's declared duration),
+then the search (options scored out of `search_size()`). The best options become the user's
+preset, stored with a table of how they and the defaults score on the sample.
+
+Nothing changes on bad input: the labels are read before anything runs, and a sample that is
+not audio, too long, or whose labels run past its end fails the task before the preset is set.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from classrec.errors import ClassRecError
+from classrec.labels import LABEL_FORMATS, read_labels
+from classrec.model import Detector
+from classrec.scoring import Counts
+from classrec.segments import VadOptions
+from classrec.tune import OBJECTIVES, load_sample, preset_about, score, search_size, tune_samples
+from classrec.web.presets import ROOMS, options_json
+
+MAX_SAMPLE_MINUTES = 30
+"""Longest sample (minutes): a few minutes show a room; the search's time grows with length
+(about 3 s of CPU for 3 minutes)."""
+SAMPLE_RATE = 16000
+
+
+class SampleTooLong(ClassRecError):
+    """The sample decodes to more than MAX_SAMPLE_MINUTES (answered 413)."""
+
+
+@dataclass
+class TuningJob:
+    """One user's tuning: what it works on and how far it got (read by the progress route)."""
+
+    user_id: int
+    audio_name: str
+    labels_name: str
+    objective: str = "frame_f1"
+    total_s: float | None = None
+    decoded_s: float = 0.0
+    options_done: int = 0
+    started: float = field(default_factory=time.monotonic)
+    error: str | None = None
+    done: bool = False
+
+    def on_block(self, block: np.ndarray) -> None:
+        """Count a decoded block (16 kHz samples); stop a sample longer than allowed."""
+        self.decoded_s += len(block) / SAMPLE_RATE
+        if self.decoded_s > MAX_SAMPLE_MINUTES * 60:
+            raise SampleTooLong(
+                f"{self.audio_name} is longer than {MAX_SAMPLE_MINUTES} min: "
+                "a few minutes of labelled audio are enough"
+            )
+
+    def on_option(self) -> None:
+        self.options_done += 1
+
+    def progress(self) -> dict:
+        """{state, phase, fraction (0..1 or None), elapsed_s, names} for the page."""
+        state = "failed" if self.error else "done" if self.done else "running"
+        if self.options_done or self.done:
+            phase, fraction = "searching", self.options_done / search_size()
+        else:
+            phase = "decoding"
+            fraction = min(1.0, self.decoded_s / self.total_s) if self.total_s else None
+        return {
+            "state": state,
+            "phase": phase,
+            "fraction": None if fraction is None else round(fraction, 3),
+            "elapsed_s": round(time.monotonic() - self.started, 1),
+            "audio": self.audio_name,
+            "labels": self.labels_name,
+            "error": self.error,
+        }
+
+
+class TuningJobs:
+    """The latest tuning of each user in this process (kept after it ends, so the page can read
+    how it ended)."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[int, TuningJob] = {}
+
+    def running(self, user_id: int) -> TuningJob | None:
+        job = self.jobs.get(user_id)
+        return job if job is not None and not (job.done or job.error) else None
+
+    def add(self, job: TuningJob) -> None:
+        self.jobs[job.user_id] = job
+
+
+def check_objective(objective: str) -> str:
+    if objective not in OBJECTIVES:
+        raise ClassRecError(f"unknown objective {objective!r}: choose {' or '.join(OBJECTIVES)}")
+    return objective
+
+
+def stored_name(kind: str, filename: str) -> str:
+    """The name a sample's file is kept under in its private folder: `kind` and the user's
+    extension (which picks the label format), never the user's name itself."""
+    suffix = Path(filename).suffix.lower()
+    return kind + (suffix if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else "")
+
+
+def check_labels(labels: Path, job: TuningJob) -> None:
+    """Refuse labels that cannot be tuned on before any audio is decoded (unknown format,
+    unreadable, no speech regions)."""
+    try:
+        regions = read_labels(labels, Path(job.audio_name).stem)
+    except ClassRecError as exc:
+        raise ClassRecError(_user_message(exc, {labels: job.labels_name})) from None
+    if not regions:
+        formats = ", ".join(LABEL_FORMATS)
+        raise ClassRecError(
+            f"{job.labels_name}: no speech regions in the labels (formats: {formats})"
+        )
+
+
+def tune_sample(job: TuningJob, audio: Path, labels: Path, detector: Detector) -> tuple:
+    """(best options, about) for a stored sample: `classrec tune` on it. ClassRecErrors name
+    the user's files, never the server's paths."""
+    try:
+        sample = load_sample(labels, audio, detector, job.audio_name, job.on_block)
+        tried = tune_samples([sample], job.labels_name, job.objective, on_option=job.on_option)
+    except ClassRecError as exc:
+        names = {labels: job.labels_name, audio: job.audio_name}
+        raise type(exc)(_user_message(exc, names)) from None
+    best, counts = tried[0]
+    about = preset_about([sample], job.labels_name, job.objective, math.inf, counts)
+    about["scores"] = _json_scores(counts)
+    about["duration_s"] = round(sample.duration_s, 1)
+    about["options_tried"] = len(tried)
+    default = ROOMS["default"]
+    about["table"] = [
+        {"name": "tuned", "options": options_json(best), "scores": _json_scores(counts)},
+        {"name": "default", "options": options_json(default), "scores": _scores(sample, default)},
+    ]
+    return best, about
+
+
+def remove(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _scores(sample, options: VadOptions) -> dict:  # noqa: ANN001 - a classrec.tune.Sample
+    return _json_scores(score([sample], options))
+
+
+def _json_scores(counts: Counts) -> dict:
+    """Scores as JSON values: rounded, and None where undefined (NaN: nothing to score)."""
+    return {k: None if math.isnan(v) else round(v, 4) for k, v in counts.scores().items()}
+
+
+def _user_message(exc: ClassRecError, names: dict[Path, str]) -> str:
+    """The message with the server's paths of files replaced by the user's names for them."""
+    message = str(exc)
+    for path, name in names.items():
+        message = message.replace(str(path), name)
+    return message
