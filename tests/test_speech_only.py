@@ -11,9 +11,19 @@ import pytest
 from helpers import LECTURE, ffmpeg
 
 from classrec.audio import load_audio
+from classrec.cli import build_parser, vad_options
 from classrec.errors import ClassRecError
-from classrec.segments import Segment
-from classrec.speech_only import CutList, PauseOptions, cut_media, keep_ranges, snap, speech_only
+from classrec.segments import Segment, VadOptions
+from classrec.speech_only import (
+    SPEECH_ONLY_PADS_MS,
+    CutList,
+    PauseOptions,
+    cut_media,
+    keep_ranges,
+    snap,
+    speech_only,
+    speech_only_options,
+)
 
 
 def test_pauses_kept_shortened_or_compressed() -> None:
@@ -127,3 +137,14 @@ def test_output_type_and_stdin_refused_before_detection(tmp_path: Path) -> None:
     with pytest.raises(ClassRecError, match="reads its input twice"):
         speech_only("-", tmp_path / "out.wav")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.wav"]
+
+
+def test_one_speech_only_preset_for_cli_library_and_web() -> None:
+    """The CLI's defaults, the library's default and the web app's options (a room preset with
+    the speech-only margins) are one preset: only the margins change."""
+    room = VadOptions(threshold=0.6, min_speech_ms=400)
+    cutting = speech_only_options(room)
+    assert (cutting.pad_before_ms, cutting.pad_after_ms) == SPEECH_ONLY_PADS_MS
+    assert (cutting.threshold, cutting.min_speech_ms) == (0.6, 400)
+    args = build_parser().parse_args(["speech-only", "in.flac", "out.flac"])
+    assert vad_options(args) == speech_only_options()

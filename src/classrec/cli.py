@@ -43,6 +43,7 @@ from classrec.outputs import (
 from classrec.pipeline import detect_file, file_probabilities
 from classrec.presets import PresetAction
 from classrec.segments import VadOptions
+from classrec.speech_only import SPEECH_ONLY_PADS_MS
 from classrec.stream import shared_detector
 from classrec.tune import add_tune_parser
 
@@ -430,7 +431,7 @@ def add_speech_only_parser(sub) -> None:
     g.add_argument("--pause-ms", type=int, default=200, help="shorten longer pauses to this")
     g.add_argument("--pause-ratio", type=float, help="or scale the excess of longer pauses by this")
     p.add_argument("--no-cut-list", action="store_true", help="do not write .cuts.json and .edl")
-    add_vad_arguments(p, pad_before=100, pad_after=150)
+    add_vad_arguments(p, *SPEECH_ONLY_PADS_MS)
     p.set_defaults(run=run_speech_only)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,10 +23,10 @@ import numpy as np
 
 from classrec.audio import STDIN, audio_stream, open_media
 from classrec.errors import ClassRecError
+from classrec.features import SAMPLE_RATE
 from classrec.outputs import atomic_path, check_writable, write_atomic
-from classrec.pipeline import detect_file
+from classrec.pipeline import detect_file, shared_detector
 from classrec.segments import Segment, VadOptions
-from classrec.stream import shared_detector
 
 Range = tuple[float, float]
 """Kept stretch of the source, (start, end) in seconds."""
@@ -306,12 +306,45 @@ def cut_paths(output: Path) -> tuple[Path, Path]:
     return output.with_suffix(".cuts.json"), output.with_suffix(".edl")
 
 
+SPEECH_ONLY_PADS_MS = (100, 150)
+"""Margins (ms) before and after speech in a speech-only cut: wider than the regions' 30 ms, so a
+soft onset or a trailing consonant is not clipped where the audio is cut."""
+
+
+def speech_only_options(options: VadOptions = VadOptions()) -> VadOptions:  # noqa: B008 - frozen
+    """The segmentation of a speech-only cut: `options` with the speech-only margins. The CLI's
+    defaults and the web app's download both come from here, so one lecture gives one audio."""
+    before, after = SPEECH_ONLY_PADS_MS
+    return replace(options, pad_before_ms=before, pad_after_ms=after)
+
+
+def cut_to_speech(
+    source: Path,
+    output: Path,
+    segments: list[Segment],
+    duration_s: float,
+    pauses: PauseOptions = PauseOptions(),  # noqa: B008 - frozen, so a shared default is safe
+    on_cut: Callable[[float], None] | None = None,
+) -> CutList:
+    """Write the speech `segments` of `source` (and the pauses kept between them) to `output`,
+    in one pass, and return the cut list. Cuts fall on video frames when both files hold video,
+    else on audio samples. `duration_s` is the source's (s); `on_cut` sees the seconds of source
+    audio done. The caller makes the write atomic (speech_only, the web app's derived files)."""
+    rate, fps, offset = _media_info(source)
+    wants_video = fps is not None and _output_takes_video(output)
+    step, grid0 = (1 / fps, offset) if wants_video else (1 / rate, 0.0)
+    ranges = snap(keep_ranges(segments, pauses), step, grid0)
+    cuts = CutList(source.name, ranges, duration_s, rate, fps if wants_video else None)
+    cut_media(source, output, cuts, on_cut)
+    return cuts
+
+
 def speech_only(
     source: str | Path,
     output: str | Path,
-    options: VadOptions = VadOptions(),  # noqa: B008 - frozen, so a shared default is safe
+    options: VadOptions = speech_only_options(),  # noqa: B008 - frozen, so a shared default is safe
     pauses: PauseOptions = PauseOptions(),  # noqa: B008
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     force: bool = False,
     cut_list: bool = True,
     on_block: Callable[[np.ndarray], None] | None = None,
@@ -334,14 +367,9 @@ def speech_only(
     segments, _, duration = detect_file(source, options, sample_rate, det, on_block)
     if not segments:
         raise ClassRecError(f"{source}: no speech found; nothing to write")
-    rate, fps, offset = _media_info(source)
-    wants_video = fps is not None and _output_takes_video(output)
-    step, grid0 = (1 / fps, offset) if wants_video else (1 / rate, 0.0)
-    ranges = snap(keep_ranges(segments, pauses), step, grid0)
-    cuts = CutList(source.name, ranges, duration, rate, fps if wants_video else None)
     try:
         with atomic_path(check_writable(output, force)) as tmp:
-            cut_media(source, tmp, cuts, on_cut)
+            cuts = cut_to_speech(source, tmp, segments, duration, pauses, on_cut)
     except av.FFmpegError as exc:
         raise ClassRecError(f"{output}: cannot write ({exc.__class__.__name__}: {exc})") from None
     if cut_list:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from classrec import pipeline
 from classrec.audio import load_audio
+from classrec.speech_only import speech_only
 from classrec.web import analysis, storage
 
 from .conftest import LECTURE
@@ -41,3 +42,19 @@ def test_decode_limit_stops_before_passing_it(tmp_path) -> None:  # noqa: ANN001
 
 def test_one_detector_for_library_and_web() -> None:
     assert analysis.detector() is pipeline.shared_detector(storage.SAMPLE_RATE)
+
+
+def test_speech_only_download_is_the_clis_cut(client: TestClient, settings, tmp_path) -> None:  # noqa: ANN001
+    """The same lecture gives the same speech-only audio from the web app as from
+    `classrec speech-only` with its defaults (one cut, one preset)."""
+    lecture = client.post(
+        "/api/lectures/upload", params={"filename": "talk.flac"}, content=LECTURE.read_bytes()
+    ).json()
+    web = client.get(f"/api/lectures/{lecture['id']}/speech-only")
+    assert web.status_code == 200
+    (tmp_path / "web.wav").write_bytes(web.content)
+    cuts = speech_only(LECTURE, tmp_path / "cli.wav", cut_list=False)
+    web_audio, cli_audio = load_audio(tmp_path / "web.wav"), load_audio(tmp_path / "cli.wav")
+    assert 0 < len(cli_audio) < len(load_audio(LECTURE))  # something was cut, speech was kept
+    assert len(web_audio) == len(cli_audio) == round(cuts.kept_s * storage.SAMPLE_RATE)
+    np.testing.assert_array_equal(web_audio, cli_audio)

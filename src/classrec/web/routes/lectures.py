@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect
 from classrec.errors import ClassRecError
 from classrec.outputs import format_segments
 from classrec.segments import VadOptions
-from classrec.speech_only import CutList, PauseOptions, cut_media, keep_ranges, snap
+from classrec.speech_only import cut_to_speech, speech_only_options
 from classrec.web import analysis, crud, playback, schemas, storage, upload_jobs
 from classrec.web.config import Settings
 from classrec.web.deps import (
@@ -391,10 +391,12 @@ def original(lecture: ViewableLectureDep, settings: SettingsDep) -> FileResponse
     )
 
 
-def _segments(lecture: Lecture, settings: SettingsDep, db: DbDep) -> list:
-    """The lecture's speech regions, cut with its owner's preset (so every viewer sees the same)."""
+def _segments(lecture: Lecture, settings: SettingsDep, db: DbDep, cutting: bool = False) -> list:
+    """The lecture's speech regions, cut with its owner's preset (so every viewer sees the same);
+    `cutting`: with the speech-only margins, as `classrec speech-only` cuts."""
     files = _playable(lecture, settings)
     options = crud.segment_options(db, lecture.owner_id)
+    options = speech_only_options(options) if cutting else options
     return analysis.lecture_segments(storage.read_probs(files.probs), lecture.duration_s, options)
 
 
@@ -452,7 +454,7 @@ async def speech_only(
     files = _playable(lecture, settings)
     target = files.root / f"speech-only.{format}"
     if not playback.is_fresh(target, files.audio):
-        found = _segments(lecture, settings, db)
+        found = _segments(lecture, settings, db, cutting=True)
         await run_in_threadpool(_prepare_speech_only, files, found, lecture.duration_s, format)
     return FileResponse(
         target,
@@ -482,11 +484,9 @@ def _prepare_speech_only(
 def _write_speech_only(
     files: storage.LectureFiles, found: list, duration: float, tmp: Path
 ) -> None:
-    """Cut the stored WAV to its speech (pauses shortened) with classrec.speech_only's steps,
-    reusing the lecture's stored regions; no speech gives an empty WAV rather than an error."""
+    """Cut the stored WAV to its speech (pauses shortened) with classrec.speech_only's cut, the
+    CLI's; no speech gives an empty WAV rather than an error."""
     if found:
-        ranges = snap(keep_ranges(found, PauseOptions()), 1 / storage.SAMPLE_RATE)
-        cuts = CutList(files.audio.name, ranges, duration, storage.SAMPLE_RATE)
-        cut_media(files.audio, tmp, cuts)
+        cut_to_speech(files.audio, tmp, found, duration)
     else:
         storage.start_wav(tmp)
