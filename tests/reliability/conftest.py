@@ -21,6 +21,8 @@ from web.conftest import (  # noqa: F401 - fixtures are found by name
     ServerProcess,
     app,
     client,
+    database_url,
+    drop_database,
     extra_client,
     lecture_pcm,
     other_client,
@@ -128,3 +130,4 @@ def real_server(tmp_path: Path) -> Iterator[ServerProcess]:
     proc = start_server(tmp_path, CLASSREC_UPLOAD_IDLE_S="5")
     yield proc
     proc.stop()
+    drop_database(proc.database_url)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import logging
 import secrets
-import sqlite3
 import time
 import wave
 from pathlib import Path
@@ -22,6 +21,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, text
 from starlette.routing import Mount
 from starlette.websockets import WebSocketDisconnect
 
@@ -266,8 +266,15 @@ def test_a_browser_without_a_bound_token_gets_one(client) -> None:  # noqa: ANN0
 
 
 def database_bytes(settings: Settings) -> bytes:
-    files = settings.data_dir.glob("classrec.sqlite3*")  # the database, its WAL and index
-    return b"".join(path.read_bytes() for path in files)
+    """SQLite: the database, its WAL and index files, free pages included. PostgreSQL (whose
+    files are the server's): every row of every table, as text."""
+    if not settings.database_url.startswith("postgresql"):
+        files = settings.data_dir.glob("classrec.sqlite3*")
+        return b"".join(path.read_bytes() for path in files)
+    with create_engine(settings.database_url).connect() as conn:
+        tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+        rows = [conn.execute(text(f'SELECT * FROM "{t}"')).all() for (t,) in tables.all()]
+    return repr(rows).encode()
 
 
 def test_passwords_and_tokens_never_stored_or_logged(
@@ -286,8 +293,8 @@ def test_passwords_and_tokens_never_stored_or_logged(
     for secret in (PASSWORD, "wrong pass", token):
         assert secret not in logs
         assert secret.encode() not in database_bytes(settings)
-    with sqlite3.connect(settings.data_dir / "classrec.sqlite3") as db:
-        hashes = [row[0] for row in db.execute("SELECT password_hash FROM users")]
+    with create_engine(settings.database_url).connect() as db:
+        hashes = db.execute(text("SELECT password_hash FROM users")).scalars().all()
     assert hashes and all(h.startswith("$argon2id$") for h in hashes)
 
 
@@ -296,7 +303,9 @@ def test_cookie_flags_when_served_over_https(tmp_path: Path) -> None:
     with TestClient(app, base_url="https://testserver") as c:
         csrf = c.get("/health").headers["set-cookie"]
         c.headers["x-csrf-token"] = c.cookies["classrec_csrf"]
-        r = c.post("/api/auth/signup", json={"email": "tls@example.org", "password": PASSWORD})
+        body = {"email": "tls@example.org", "password": PASSWORD}
+        assert c.post("/api/auth/signup", json=body).status_code == 202
+        r = c.post("/api/auth/login", json=body)
     assert "secure" in csrf.lower() and "samesite=strict" in csrf.lower()
     cookies = {c.split("=")[0]: c.lower() for c in r.headers.get_list("set-cookie")}
     assert set(cookies) == {"classrec_session", "classrec_csrf_bind"}

@@ -1,14 +1,19 @@
 """Fixtures: an app on a real SQLite file in a temporary data dir, logged-in clients, and a real
-server subprocess (for the browser and kill -9 tests)."""
+server subprocess (for the browser and kill -9 tests).
+
+With DATABASE_URL=postgresql+psycopg://... the same fixtures put each test's app and server on a
+new database of that PostgreSQL server instead (.ci/run runs the web suites both ways)."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +21,12 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from classrec.audio import load_audio
 from classrec.web import create_app
 from classrec.web.config import Settings
+from classrec.web.db import Database, migrate
 from classrec.web.storage import to_pcm16
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -33,6 +40,69 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 
+ADMIN_URL = os.environ.get("DATABASE_URL", "")
+ON_POSTGRES = ADMIN_URL.startswith("postgresql")
+sqlite_only = pytest.mark.skipif(ON_POSTGRES, reason="about the SQLite file (DATABASE_URL is set)")
+_TEMPLATE = "classrec_test_template"
+_made: list[str] = []
+_admin: list[Engine] = []
+
+
+def _admin_engine() -> Engine:
+    """An autocommit connection to the server named by DATABASE_URL; on first use it builds the
+    template database by running every migration (so each test's copy starts at head)."""
+    if not _admin:
+        _admin.append(create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT"))
+        with _admin[0].connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{_TEMPLATE}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{_TEMPLATE}"'))
+        template = Database(_database_url(_TEMPLATE))
+        migrate(template.engine)
+        template.engine.dispose()
+        atexit.register(_drop_all)
+    return _admin[0]
+
+
+def _database_url(name: str) -> str:
+    return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def fresh_database_url() -> str:
+    """A new, migrated PostgreSQL database for one test or server; "" (a SQLite file in the
+    data dir) when DATABASE_URL names no PostgreSQL server."""
+    if not ON_POSTGRES:
+        return ""
+    name = f"classrec_test_{uuid.uuid4().hex[:12]}"
+    with _admin_engine().connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{_TEMPLATE}" STRATEGY FILE_COPY'))
+    _made.append(name)
+    return _database_url(name)
+
+
+def drop_database(url: str) -> None:
+    """Drop a database made by `fresh_database_url` (its app's connections are ended)."""
+    if url:
+        name = make_url(url).database
+        with _admin_engine().connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _made.remove(name)
+
+
+def _drop_all() -> None:
+    """At exit: the databases of servers a test made and stopped by hand."""
+    for name in list(_made):
+        drop_database(_database_url(name))
+    _admin[0].dispose()
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """This test's database: "" for SQLite, or a new PostgreSQL database (see ADMIN_URL)."""
+    url = fresh_database_url()
+    yield url
+    drop_database(url)
+
+
 @pytest.fixture(scope="session")
 def lecture_pcm() -> bytes:
     """tests/fixtures/lecture.flac as 16 kHz PCM16 little-endian bytes."""
@@ -41,16 +111,22 @@ def lecture_pcm() -> bytes:
 
 
 def signup(client: TestClient | httpx.Client, email: str, password: str = "correct horse") -> None:
-    """Sign up (which logs in) and remember the CSRF header for later requests."""
+    """Sign up, then log in as the page does (signup answers alike for a new and a taken e-mail
+    and logs nobody in), and remember the CSRF header for later requests."""
     client.get("/health")
     client.headers["x-csrf-token"] = client.cookies["classrec_csrf"]
-    response = client.post("/api/auth/signup", json={"email": email, "password": password})
-    assert response.status_code == 201, response.text
+    body = {"email": email, "password": password}
+    response = client.post("/api/auth/signup", json=body)
+    assert response.status_code == 202, response.text
+    response = client.post("/api/auth/login", json=body)
+    assert response.status_code == 200, response.text
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", max_upload_mb=1, login_attempts=3)
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data", database_url=database_url, max_upload_mb=1, login_attempts=3
+    )
 
 
 @pytest.fixture
@@ -85,17 +161,20 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """`python -m classrec.web` on a free port; start, kill -9 and restart it on one data dir."""
+    """`python -m classrec.web` on a free port; start, kill -9 and restart it on one data dir
+    (and one database: `database_url`, "" for SQLite in the data dir)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir, self.port = data_dir, free_port()
+        self.database_url = fresh_database_url()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
         self.log = data_dir.parent / "server.log"
 
     def start(self) -> None:
         env = {**os.environ, "CLASSREC_DATA_DIR": str(self.data_dir),
-               "CLASSREC_PORT": str(self.port), "CLASSREC_MAX_UPLOAD_MB": "5"}  # fmt: skip
+               "CLASSREC_PORT": str(self.port), "CLASSREC_MAX_UPLOAD_MB": "5",
+               "DATABASE_URL": self.database_url}  # fmt: skip
         out = open(self.log, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "classrec.web"], env=env, stdout=out, stderr=out
@@ -129,6 +208,7 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     proc.start()
     yield proc
     proc.stop()
+    drop_database(proc.database_url)
 
 
 def write_wav(path: Path, pcm: bytes) -> Path:
@@ -204,6 +284,7 @@ def module_server(tmp_path_factory) -> Iterator[ServerProcess]:
     proc.start()
     yield proc
     proc.stop()
+    drop_database(proc.database_url)
 
 
 def sign_up_in_page(page, url: str, email: str) -> None:  # noqa: ANN001

@@ -5,7 +5,11 @@ from __future__ import annotations
 import wave
 
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from classrec.web.db import MIGRATIONS_DIR
 
 from .conftest import FIXTURES, LECTURE, extra_client
 
@@ -29,7 +33,9 @@ def test_session_cookie_flags(app, client) -> None:  # noqa: ANN001
     c = extra_client(app)
     c.get("/health")
     c.headers["x-csrf-token"] = c.cookies["classrec_csrf"]
-    r = c.post("/api/auth/signup", json={"email": "Flags@Example.org", "password": "correct horse"})
+    body = {"email": "Flags@Example.org", "password": "correct horse"}
+    assert c.post("/api/auth/signup", json=body).status_code == 202
+    r = c.post("/api/auth/login", json=body)
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=lax" in cookie
     assert r.json()["email"] == "flags@example.org"
@@ -59,12 +65,16 @@ def test_login_and_rate_limit(app, client) -> None:  # noqa: ANN001 - settings a
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
 
 
-def test_signup_rejects_duplicates_and_short_passwords(app, client) -> None:  # noqa: ANN001
+def test_signup_keeps_existing_accounts_and_refuses_short_passwords(app, client) -> None:  # noqa: ANN001
     c = extra_client(app)
     c.get("/health")
     c.headers["x-csrf-token"] = c.cookies["classrec_csrf"]
-    dup = c.post("/api/auth/signup", json={"email": "alice@example.org", "password": "x" * 9})
-    assert dup.status_code == 409
+    dup = {"email": "alice@example.org", "password": "x" * 9}
+    assert c.post("/api/auth/signup", json=dup).status_code == 202  # as for a new e-mail
+    assert "set-cookie" not in c.post("/api/auth/signup", json=dup).headers
+    assert c.post("/api/auth/login", json=dup).status_code == 401  # Alice's account unchanged
+    alice = {**dup, "password": "correct horse"}
+    assert c.post("/api/auth/login", json=alice).status_code == 200
     short = c.post("/api/auth/signup", json={"email": "c@example.org", "password": "short"})
     assert short.status_code == 422
 
@@ -129,8 +139,11 @@ def test_storage_reports_free_space(client: TestClient) -> None:
     assert body["free_bytes"] > 0 and body["free_seconds"] == body["free_bytes"] // 32000
 
 
-def test_fresh_database_is_migrated(settings, client) -> None:  # noqa: ANN001
-    assert (settings.data_dir / "classrec.sqlite3").is_file()
+def test_fresh_database_is_migrated(app, client) -> None:  # noqa: ANN001
+    """On SQLite (a new file in the data dir) and PostgreSQL (DATABASE_URL) alike."""
+    with app.state.db.engine.connect() as conn:
+        version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    assert version == ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
 
 
 def test_wav_upload_roundtrip(client: TestClient, tmp_path, lecture_pcm) -> None:  # noqa: ANN001

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -33,6 +35,15 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def insert_unless_exists(session: Session, model: type[DeclarativeBase], **values: Any) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING (SQLite and PostgreSQL): one statement whether or not a
+    unique column already holds the value, so there is no race between a check and the insert,
+    and the work (and time) is the same either way. True if the row was added."""
+    dialects = {"sqlite": sqlite, "postgresql": postgresql}
+    insert = dialects[session.get_bind().dialect.name].insert
+    return session.execute(insert(model).values(**values).on_conflict_do_nothing()).rowcount == 1
 
 
 def migrate(engine: Engine) -> None:
