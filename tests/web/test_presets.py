@@ -1,6 +1,8 @@
 """Per-user segmentation presets (GET/PUT /api/me/preset) on a real app and SQLite file: choosing
 a room, uploading a `classrec tune` preset file, bad files refused, other users unaffected, and
-the preset really changing a lecture's regions, speech-only audio and speech ratio."""
+the preset really changing a lecture's regions, speech-only audio and speech ratio. A preset
+tuned on a labelled sample (POST /api/me/preset/sample) from the corpus's labelled recordings
+(split=dev, read where the corpus is checked out), and the live speech light following it."""
 
 from __future__ import annotations
 
@@ -8,15 +10,25 @@ import io
 import json
 import struct
 import wave
+from pathlib import Path
 
+import numpy as np
+import pytest
 from conftest import LECTURE
 from fastapi.testclient import TestClient
 
 from classrec.presets import preset_json
 from classrec.segments import VadOptions, speech_segments
-from classrec.web import storage
+from classrec.tune import load_sample, score, search_size, tune_samples
+from classrec.web import preset_tuning, storage
 from classrec.web.analysis import WINDOW_S
-from classrec.web.presets import ROOMS
+from classrec.web.preset_tuning import SampleTooLong, TuningJob
+from classrec.web.presets import ROOMS, options_json
+
+SAMPLE = "speech/labelled-real/sppas-fra_F_F_C006-P6"
+"""33 s of read French with five labelled speech regions: 0.6 MB, under the tests' 1 MB limit."""
+SHORT = "speech/labelled-real/pyaudioanalysis-count.flac"
+"""5.9 s of counting: shorter than SAMPLE's labels reach."""
 
 STRICT = VadOptions(threshold=0.99, neg_threshold=0.9, min_speech_ms=2000)
 """Far stricter than the default: only long, very confident speech is kept."""
@@ -191,3 +203,173 @@ def test_migration_0004_adds_and_drops_the_column_keeping_every_row(tmp_path) ->
         columns = [row[1] for row in connection.execute(text("PRAGMA table_info(users)"))]
         assert "segment_preset" not in columns
     db.engine.dispose()
+
+
+# -- tuned on a labelled sample ------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sample(corpus: Path) -> tuple[Path, Path]:
+    """(audio, labels) of a labelled dev recording."""
+    return corpus / f"{SAMPLE}.flac", corpus / f"{SAMPLE}.json"
+
+
+def tune_on(client: TestClient, audio: tuple[str, bytes], labels: tuple[str, bytes], **fields):  # noqa: ANN201
+    return client.post(
+        "/api/me/preset/sample", files={"audio": audio, "labels": labels}, data=fields
+    )
+
+
+def test_a_preset_tuned_on_a_labelled_sample(client, settings, sample) -> None:  # noqa: ANN001
+    audio, labels = sample
+    response = tune_on(
+        client, ("talk.flac", audio.read_bytes()), ("talk.json", labels.read_bytes())
+    )
+    assert response.status_code == 200, response.text
+    preset = response.json()
+
+    # the same search as `classrec tune` on the same audio and labels
+    library = load_sample(labels, audio)
+    best, counts = tune_samples([library], "talk.json")[0]
+    assert preset["name"] == "tuned"
+    assert preset["options"] == options_json(best)
+    about = preset["about"]
+    assert about["tuned_on"] == ["talk.flac"] and about["labels"] == "talk.json"
+    assert about["options_tried"] == search_size()
+    table = {row["name"]: row["scores"] for row in about["table"]}
+    assert table["tuned"]["frame_f1"] == pytest.approx(counts.frame_f1, abs=1e-4)
+    default_f1 = score([library], VadOptions()).frame_f1
+    assert table["default"]["frame_f1"] == pytest.approx(default_f1, abs=1e-4)
+    assert table["tuned"]["frame_f1"] >= table["default"]["frame_f1"]
+
+    assert client.get("/api/me/preset").json() == preset  # saved, table included
+    progress = client.get("/api/me/preset/sample").json()
+    assert progress["state"] == "done" and progress["fraction"] == 1.0
+    assert list(settings.tmp_dir.iterdir()) == []  # the sample is not kept
+
+    # the user's uploads are cut with it
+    lecture = upload_lecture(client)
+    probs = storage.read_probs(storage.LectureFiles.of(settings.lectures_dir, lecture["id"]).probs)
+    expected = speech_segments(probs, best, window_s=WINDOW_S, duration_s=lecture["duration_s"])
+    assert regions(client, lecture["id"]) == [
+        [round(s.start, 3), round(s.end, 3)] for s in expected
+    ]
+
+
+def test_rttm_and_audacity_labels_tune_the_same(client, sample) -> None:  # noqa: ANN001
+    """The label formats `classrec tune` reads; an RTTM file's lines for another recording are
+    left out (taken in, they would run past the end of the audio)."""
+    audio, labels = sample
+    found = json.loads(labels.read_text())["speech"]
+    rttm = "".join(f"SPEAKER talk 1 {a} {b - a:.3f} <NA> <NA> A <NA> <NA>\n" for a, b in found)
+    rttm += "SPEAKER lecture2 1 0.0 300.0 <NA> <NA> B <NA> <NA>\n"
+    audacity = "".join(f"{a}\t{b}\tspeech\n" for a, b in found)
+    options = []
+    for name, text in [("talk.json", labels.read_text()), ("t.rttm", rttm), ("t.txt", audacity)]:
+        response = tune_on(client, ("talk.flac", audio.read_bytes()), (name, text.encode()))
+        assert response.status_code == 200, (name, response.text)
+        options.append(response.json()["options"])
+    assert options[0] == options[1] == options[2]
+
+
+def test_the_objective_is_the_commands(client, sample) -> None:  # noqa: ANN001
+    audio, labels = sample
+    fields = {"objective": "segment_f1"}
+    response = tune_on(
+        client, ("a.flac", audio.read_bytes()), ("a.json", labels.read_bytes()), **fields
+    )
+    assert response.status_code == 200, response.text
+    best = tune_samples([load_sample(labels, audio)], "a.json", "segment_f1")[0][0]
+    assert response.json()["options"] == options_json(best)
+    assert response.json()["about"]["objective"] == "segment_f1"
+
+
+def test_bad_samples_are_one_line_and_change_nothing(client, settings, sample, corpus) -> None:  # noqa: ANN001
+    audio, labels = sample
+    flac, good = ("talk.flac", audio.read_bytes()), ("talk.json", labels.read_bytes())
+    assert put_preset(client, name="quiet room").status_code == 200
+    too_big = ("talk.flac", bytes(settings.max_upload_bytes + 1))
+    cases = [  # (audio, labels, form fields, status, what the answer says)
+        (flac, ("talk.json", b'{"speech": []}'), {}, 422, "talk.json: no speech regions"),
+        (flac, ("talk.rttm", b""), {}, 422, "talk.rttm: no speech regions"),
+        (flac, ("talk.json", b"{"), {}, 422, "talk.json: not valid json labels"),
+        (flac, ("talk.doc", b"0\t1\n"), {}, 422, "talk.doc: unknown label format"),
+        (("count.flac", (corpus / SHORT).read_bytes()), good, {}, 422,
+         "talk.json: labels run to 31.5 s but count.flac lasts 5.9 s"),
+        (("notes.flac", labels.read_bytes()), good, {}, 422, "notes.flac: "),
+        (too_big, good, {}, 413, "the sample is larger than the 1 MB upload limit"),
+        (flac, good, {"objective": "loudness"}, 422, "unknown objective 'loudness'"),
+    ]  # fmt: skip
+    for audio_part, labels_part, fields, status, reason in cases:
+        response = tune_on(client, audio_part, labels_part, **fields)
+        assert response.status_code == status, (reason, response.text)
+        detail = response.json()["detail"]
+        assert reason in detail, response.text
+        assert "\n" not in detail and str(settings.data_dir) not in detail
+    missing = client.post("/api/me/preset/sample", files={"audio": flac})
+    assert missing.status_code == 422 and "send the audio and its labels" in missing.text
+    chunked = client.post(
+        "/api/me/preset/sample", content=iter([b"--x--\r\n"]),
+        headers={"content-type": "multipart/form-data; boundary=x"},
+    )  # fmt: skip
+    assert chunked.status_code == 411, chunked.text
+    assert client.get("/api/me/preset").json()["name"] == "quiet room"
+    assert list(settings.tmp_dir.iterdir()) == []
+    failed = client.get("/api/me/preset/sample").json()  # the last one that ran: how it ended
+    assert failed["state"] == "failed" and failed["error"].startswith("notes.flac: ")
+
+
+def test_a_sample_longer_than_allowed_is_413(client, sample, monkeypatch) -> None:  # noqa: ANN001
+    audio, labels = sample
+    monkeypatch.setattr(preset_tuning, "MAX_SAMPLE_MINUTES", 0.25)  # 15 s: the sample is 33 s
+    response = tune_on(client, ("talk.flac", audio.read_bytes()), ("t.json", labels.read_bytes()))
+    assert response.status_code == 413
+    assert "talk.flac is longer than 0.25 min" in response.json()["detail"]
+    assert client.get("/api/me/preset").json()["name"] == "default"
+
+
+def test_progress_goes_from_decoding_to_searching() -> None:
+    job = TuningJob(1, "talk.flac", "talk.json", total_s=10.0)
+    assert job.progress()["state"] == "running"
+    assert (job.progress()["phase"], job.progress()["fraction"]) == ("decoding", 0.0)
+    job.on_block(np.zeros(5 * preset_tuning.SAMPLE_RATE, np.float32))
+    assert job.progress()["fraction"] == 0.5
+    job.on_option()
+    assert job.progress()["phase"] == "searching"
+    assert job.progress()["fraction"] == round(1 / search_size(), 3)
+    with pytest.raises(SampleTooLong, match="longer than"):
+        job.on_block(np.zeros(preset_tuning.MAX_SAMPLE_MINUTES * 60 * 16000, np.float32))
+
+
+# -- the live speech light -----------------------------------------------------------------------
+def record_live(client: TestClient, pcm: bytes) -> tuple[str, list[tuple[int, bool]]]:
+    """(lecture id, [(windows done, speech light)] of each probabilities message), sending 8
+    windows (0.26 s) at a time and waiting for their probabilities, as a microphone would."""
+    lecture_id = client.post("/api/lectures", json={"title": "live"}).json()["id"]
+    lights, step = [], 8 * 1024
+    with client.websocket_connect(f"/api/lectures/{lecture_id}/live") as ws:
+        assert ws.receive_json()["type"] == "ready"
+        for offset in range(0, len(pcm) - step + 1, step):
+            ws.send_bytes(struct.pack("<Q", offset) + pcm[offset : offset + step])
+            while not lights or lights[-1][0] < (offset + step) // 1024:
+                message = ws.receive_json()
+                lights.append((message["first_window"] + len(message["probs"]), message["speech"]))
+        ws.send_text(json.dumps({"type": "stop"}))
+        while ws.receive_json()["type"] != "stopped":
+            pass
+    return lecture_id, lights
+
+
+def test_the_live_speech_light_follows_the_preset(client, settings, lecture_pcm) -> None:  # noqa: ANN001
+    lecture_id, lights = record_live(client, lecture_pcm)
+    probs = storage.read_probs(storage.LectureFiles.of(settings.lectures_dir, lecture_id).probs)
+    found = speech_segments(probs, VadOptions(), window_s=WINDOW_S)
+    lit = [k * WINDOW_S for k, on in lights if on]
+    late = VadOptions().min_silence_ms / 1000 + 2 * WINDOW_S  # it goes off once a pause is sure
+    assert lit and all(any(s.start <= t <= s.end + late for s in found) for t in lit)
+    assert all(any(s.start <= t <= s.end + late for t in lit) for s in found if s.duration > 1)
+
+    # a preset that keeps none of this recording's speech: the light stays off
+    none_kept = VadOptions(min_speech_ms=20_000)
+    assert speech_segments(probs, none_kept, window_s=WINDOW_S) == []
+    assert put_preset(client, file=preset_json(none_kept)).status_code == 200
+    _, lights = record_live(client, lecture_pcm)
+    assert lights and not any(on for _, on in lights)
