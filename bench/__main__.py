@@ -17,7 +17,18 @@ import numpy as np
 from bench.common import Context, Section
 
 ROOT = Path(__file__).resolve().parent.parent
-SECTIONS = ["streaming", "wholefile", "streams", "live", "memory", "growth", "scaleout", "profile"]
+SECTIONS = [
+    "streaming",
+    "wholefile",
+    "decode",
+    "upload",
+    "streams",
+    "live",
+    "memory",
+    "growth",
+    "scaleout",
+    "profile",
+]
 
 
 def run_sections(ctx: Context, names: list[str]) -> None:
