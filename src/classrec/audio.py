@@ -24,6 +24,7 @@ import numpy as np
 import soxr
 
 from classrec.errors import ClassRecError
+from classrec.features import SAMPLE_RATE
 
 MEDIA_EXTENSIONS = frozenset(
     ".wav .flac .mp3 .ogg .oga .opus .m4a .aac .wma .aif .aiff .webm .mp4 .m4v .mkv .mov .avi"
@@ -288,7 +289,7 @@ def _resampled(path: str | Path, sample_rate: int) -> Iterator[np.ndarray]:
 
 
 def iter_blocks(
-    path: str | Path, sample_rate: int = 16000, block_samples: int | None = None
+    path: str | Path, sample_rate: int = SAMPLE_RATE, block_samples: int | None = None
 ) -> Iterator[np.ndarray]:
     """Stream a file ("-": stdin) as mono float32 blocks of `block_samples` at `sample_rate` Hz.
 
@@ -311,7 +312,7 @@ def iter_native_blocks(
         yield samples.reshape(len(samples), -1), rate
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Whole file as mono float32 at `sample_rate` Hz (channels averaged)."""
     blocks = list(iter_blocks(path, sample_rate))
     return np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)

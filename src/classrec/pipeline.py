@@ -21,7 +21,7 @@ import soxr
 
 from classrec.audio import MAX_CHANNELS, MIN_SAMPLE_RATE, iter_blocks
 from classrec.errors import ClassRecError
-from classrec.features import WINDOW_SAMPLES, window_samples
+from classrec.features import SAMPLE_RATE, WINDOW_SAMPLES, window_samples
 from classrec.model import Detector, as_samples
 from classrec.segments import Segment, VadOptions, speech_segments
 
@@ -33,7 +33,7 @@ audio.MIN_SAMPLE_RATE, as for files)."""
 
 
 @functools.cache
-def shared_detector(sample_rate: int = 16000) -> Detector:
+def shared_detector(sample_rate: int = SAMPLE_RATE) -> Detector:
     """One Detector per rate per process; callers only read its weights, so sharing is safe."""
     return Detector(sample_rate)
 
@@ -41,7 +41,7 @@ def shared_detector(sample_rate: int = 16000) -> Detector:
 def model_rate(input_rate: int) -> int:
     """The rate the model runs at for input at `input_rate` Hz: 8 kHz input stays at 8 kHz (the
     model serves it directly, nothing to gain from upsampling); everything else goes to 16 kHz."""
-    return input_rate if input_rate in WINDOW_SAMPLES else 16000
+    return input_rate if input_rate in WINDOW_SAMPLES else SAMPLE_RATE
 
 
 def check_rate(sample_rate: object) -> int:
@@ -107,7 +107,7 @@ def _detector_for(sample_rate: int, detector: Detector | None) -> Detector:
 
 
 def probabilities(
-    samples: object, sample_rate: int = 16000, detector: Detector | None = None
+    samples: object, sample_rate: int = SAMPLE_RATE, detector: Detector | None = None
 ) -> np.ndarray:
     """One speech probability per 32 ms window for audio of any shape and rate (Hz).
 
@@ -122,7 +122,7 @@ def probabilities(
 
 def detect(
     samples: object,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     options: VadOptions = VadOptions(),  # noqa: B008 - frozen, so a shared default is safe
     *,
     sample_indices: bool = False,
@@ -149,7 +149,7 @@ def detect(
 # -- files ---------------------------------------------------------------------------------------
 def file_probabilities(
     path: str | Path,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     detector: Detector | None = None,
     on_block: Callable[[np.ndarray], None] | None = None,
     classes: bool = False,
@@ -183,7 +183,7 @@ def file_probabilities(
 def detect_file(
     path: str | Path,
     options: VadOptions = VadOptions(),  # noqa: B008
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     detector: Detector | None = None,
     on_block: Callable[[np.ndarray], None] | None = None,
 ) -> tuple[list[Segment], np.ndarray, float]:

@@ -28,6 +28,7 @@ import soxr
 from classrec.audio import pcm16_to_float
 from classrec.auto_threshold import AUTO, AutoThreshold
 from classrec.errors import ClassRecError
+from classrec.features import SAMPLE_RATE
 from classrec.model import Detector, as_samples
 from classrec.pipeline import as_mono, channel_axis, check_rate, shared_detector
 from classrec.segments import (
@@ -150,7 +151,7 @@ class Stream:
     def __init__(
         self,
         options: VadOptions = VadOptions(),  # noqa: B008 - frozen, so a shared default is safe
-        sample_rate: int = 16000,
+        sample_rate: int = SAMPLE_RATE,
         detector: Detector | None = None,
         input_rate: int | None = None,
     ) -> None:

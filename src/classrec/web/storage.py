@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from classrec.features import SAMPLE_RATE  # the stored WAV is at the model's rate: analysed as is
+
 HEADER_BYTES = 44
 
 
