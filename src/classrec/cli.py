@@ -29,7 +29,7 @@ from classrec.audio import MEDIA_EXTENSIONS, STDIN, probe_duration
 from classrec.auto_threshold import parse_threshold
 from classrec.compare import add_compare_parser
 from classrec.errors import ClassRecError
-from classrec.features import WINDOW_SAMPLES
+from classrec.features import SAMPLE_RATE, WINDOW_SAMPLES
 from classrec.finetune import add_finetune_parser
 from classrec.lab.evaluate import add_parser as add_evaluate_parser
 from classrec.outputs import (
@@ -40,11 +40,10 @@ from classrec.outputs import (
     format_segments,
     write_atomic,
 )
-from classrec.pipeline import detect_file, file_probabilities
+from classrec.pipeline import detect_file, file_probabilities, shared_detector
 from classrec.presets import PresetAction
 from classrec.segments import VadOptions
 from classrec.speech_only import SPEECH_ONLY_PADS_MS
-from classrec.stream import shared_detector
 from classrec.tune import add_tune_parser
 
 PROG = "classrec"
@@ -63,8 +62,8 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
         "--sample-rate",
         type=int,
         choices=sorted(WINDOW_SAMPLES),
-        default=16000,
-        help="rate (Hz) the model runs at; input is resampled to it (default: 16000)",
+        default=SAMPLE_RATE,
+        help=f"rate (Hz) the model runs at; input is resampled to it (default: {SAMPLE_RATE})",
     )
 
 

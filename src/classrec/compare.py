@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from classrec.errors import ClassRecError
+from classrec.features import SAMPLE_RATE, window_samples
 from classrec.lab import metrics
 from classrec.lab.benchmark import Recording, Scored, benchmark_sets, counts, score_sets
 from classrec.labels import read_labels, window_labels
@@ -34,12 +35,12 @@ LOWER_IS_BETTER = ("false_alarms_per_hour",)
 def load_detector(weights: str) -> Detector:
     """The detector for a weights file, or the shipped one for "shipped"."""
     if weights == SHIPPED:
-        return Detector(16000)
+        return Detector(SAMPLE_RATE)
     path = Path(weights)
     if not path.is_file():
         raise ClassRecError(f"{path}: weights file not found (or say '{SHIPPED}')")
     try:
-        return Detector(16000, path)
+        return Detector(SAMPLE_RATE, path)
     except (OSError, KeyError, ValueError) as exc:
         raise ClassRecError(f"{path}: not classrec weights ({exc})") from None
 
@@ -50,8 +51,8 @@ def user_set(labels: Path, audio: list[Path]) -> list[Recording]:
 
     out = []
     for path in audio:
-        samples = load_audio(path, 16000)
-        n = -(-len(samples) // 512)
+        samples = load_audio(path, SAMPLE_RATE)
+        n = -(-len(samples) // window_samples(SAMPLE_RATE))
         out.append(Recording(path.stem, samples, window_labels(read_labels(labels, path.stem), n)))
     return out
 

@@ -18,10 +18,10 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from classrec.errors import ClassRecError  # noqa: E402
+from classrec.features import SAMPLE_RATE  # noqa: E402
 from classrec.outputs import atomic_path, check_writable  # noqa: E402
-from classrec.pipeline import file_probabilities  # noqa: E402
+from classrec.pipeline import file_probabilities, shared_detector  # noqa: E402
 from classrec.segments import Segment, VadOptions, speech_segments  # noqa: E402
-from classrec.stream import shared_detector  # noqa: E402
 
 COLUMNS = 3000
 """Most points drawn per curve: about one per pixel of a wide figure."""
@@ -99,7 +99,7 @@ def plot_file(
     path: str | Path,
     output: str | Path,
     options: VadOptions = VadOptions(),  # noqa: B008 - frozen, so a shared default is safe
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     start_s: float = 0.0,
     end_s: float | None = None,
     on_block: Callable[[np.ndarray], None] | None = None,
