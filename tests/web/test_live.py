@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from classrec.web.analysis import detector
-from classrec.web.live import step_batch
+from classrec.web.hub import step_batch
 
 CHUNK = 4096
 

@@ -15,12 +15,21 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from classrec.errors import ClassRecError
-from classrec.web import live
+from classrec.web import hub
 from classrec.web.auth import LoginLimiter
 from classrec.web.config import Settings
 from classrec.web.db import Database, migrate
 from classrec.web.limits import Slots
-from classrec.web.routes import auth, bookmarks, courses, lectures, preferences, session, system
+from classrec.web.routes import (
+    auth,
+    bookmarks,
+    courses,
+    lectures,
+    live,
+    preferences,
+    session,
+    system,
+)
 from classrec.web.schemas import validation_errors
 from classrec.web.security import SecurityMiddleware
 
@@ -34,7 +43,7 @@ def _prepare(settings: Settings, db: Database) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o700)  # made 0755 by older versions: recordings are private
     migrate(db.engine)
-    recovered = live.recover_interrupted(settings, db)
+    recovered = hub.recover_interrupted(settings, db)
     log.info("ready", extra={"data_dir": str(settings.data_dir), "recovered": recovered})
 
 
@@ -46,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.database_url)
         await run_in_threadpool(_prepare, settings, db)
         app.state.db = db
-        app.state.hub = live.LiveHub(settings, db)
+        app.state.hub = hub.LiveHub(settings, db)
         app.state.hub.start()
         yield
         await app.state.hub.shutdown()

@@ -1,79 +1,55 @@
-"""Live recording over a WebSocket: store every byte at once, run the detector in batches.
+"""The batching hub: every live recording of the server, advanced by the detector together.
 
-Protocol (full spec in docs/web.md): the client sends binary frames `<uint64 LE byte offset>
-<PCM16 LE samples>` and text frames `{"type": "stop"}` / `{"type": "ping"}`; the server answers
-`ready`, then `probs` messages (one per tick with every window finished since the last),
-`stopped`, `pong` or `error` (followed by a close with a 44xx code).
-
-Design:
-- Each frame is appended to the lecture's WAV with `os.write` as it arrives (so a killed server
-  loses nothing the kernel has) and made durable every `fsync_interval_s` by a separate task
-  (`LiveHub._sync_loop`): one `syncfs` of the data folder where Linux has it (a few ms for any
-  number of streams; an fsync costs 3-5 ms per file), else one fsync per file.
-- One asyncio task (`LiveHub._run`) wakes every TICK_S, collects the complete windows of all live
-  streams and runs them in a single-thread executor: each round is one `Detector.step` with the
-  streams' states stacked, so the event loop never computes and N streams cost one matmul.
-  That thread only computes: anything that waits for the disk (opening, fsync, closing, WAV
-  header fixes) runs in the shared thread pool, outside the compute lock, so 500 streams
-  starting or stopping at once never delay the other streams' probabilities.
-- The byte offset makes resending idempotent: after a reconnect the client resends everything
-  from `received_bytes` in `ready`; bytes the server already has are skipped, a gap is an error.
+- One asyncio task (`LiveHub._run`) wakes every TICK_S, collects the complete windows of all
+  live streams and runs them in a single-thread executor: each round is one `Detector.step`
+  with the streams' states stacked (`step_batch`), so the event loop never computes and N
+  streams cost one matmul per round. That thread only computes: anything that waits for the
+  disk (opening, fsync, closing, WAV header fixes) runs in the shared thread pool, outside the
+  compute lock, so 500 streams starting or stopping at once never delay the others.
+- Fair use (docs/reliability.md): a stream gets at most WINDOWS_PER_TICK windows per tick, its
+  socket stops reading while BACKLOG_S of audio waits, and owners and the server have a
+  maximum of streams (`_make_room`), a recording length and a storage quota (`_set_limits`).
+- The socket protocol (routes/live.py) feeds streams with `LiveStream.append` and reads
+  `Connection.outbox`; the files and their durability are `recording.Recording`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import json
 import logging
-import os
-import struct
-import threading
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket
 from starlette.concurrency import run_in_threadpool
 
 from classrec.model import Detector, State
-from classrec.segments import VadOptions
-from classrec.web import analysis, crud, playback, presets, storage
-from classrec.web.auth import SESSION_COOKIE
+from classrec.segments import VadOptions, hysteresis
+from classrec.web import analysis, crud, playback, storage
 from classrec.web.config import Settings
 from classrec.web.db import Database
 from classrec.web.limits import TokenBucket
+from classrec.web.recording import Recording, sync_all
 from classrec.web.storage import LectureFiles
 
 log = logging.getLogger("classrec.web.live")
-router = APIRouter()
 
-WINDOW = 512
+WINDOW = analysis.WINDOW_SAMPLES
 WINDOW_BYTES = WINDOW * 2
-OFFSET = struct.Struct("<Q")
+BYTES_PER_S = storage.SAMPLE_RATE * 2
 TICK_S = 0.05
 WINDOWS_PER_TICK = 32
 """Most windows one stream gets per tick (20x real time): a stream with a backlog cannot make a
 tick long for the others; its backlog drains over the next ticks."""
 BACKLOG_S = 10.0
 """Seconds of audio a stream may have waiting for the detector before its socket stops reading."""
-BYTES_PER_S = 16000 * 2
+SPEECH_FLAG = analysis.DEFAULT_OPTIONS
+"""Thresholds of the `speech` flag the page shows while recording (the stored regions use the
+owner's preset when the recording stops)."""
 REPLACED = "a newer connection took over this recording"
-
-
-def _syncfs_function():  # noqa: ANN202 - a ctypes function or None
-    """Linux `syncfs(fd)` from libc: flushes every file of one filesystem in a single call."""
-    try:
-        fn = ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError):  # not Linux / no glibc symbol
-        return None
-    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-    return fn
-
-
-_SYNCFS = _syncfs_function()
 
 
 class ProtocolError(Exception):
@@ -87,7 +63,7 @@ class ProtocolError(Exception):
 @dataclass
 class Connection:
     """The socket currently feeding a stream and its outgoing queue (so a slow reader only
-    delays itself, never the worker)."""
+    delays itself, never the hub)."""
 
     ws: WebSocket
     outbox: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(maxsize=512))
@@ -100,43 +76,35 @@ class Connection:
 
 
 class LiveStream:
-    """One lecture being recorded: open files, bytes not yet in a full window, LSTM state."""
+    """One lecture being recorded: its files, bytes not yet in a full window, LSTM state."""
 
     def __init__(
         self,
         lecture_id: str,
         owner_id: int,
-        files: LectureFiles,
+        recording: Recording,
         state: State,
         samples: int,
         tail: np.ndarray,
     ) -> None:
         """`samples` stored so far, the last `tail` of them not yet a whole window."""
-        self.lecture_id, self.owner_id, self.files, self.state = lecture_id, owner_id, files, state
+        self.lecture_id, self.owner_id, self.state = lecture_id, owner_id, state
+        self.recording = recording
         self.received = samples * 2
         self.windows = (samples - len(tail)) // WINDOW
         self.pending = bytearray(tail.astype("<i2").tobytes())
-        self.fd: int | None = None
-        self.probs_fd: int | None = None
         self.conn: Connection | None = None
-        self.unsynced = False
         self.suspended = True  # no open files; the detector skips it (set by the hub)
-        self._io_lock = threading.Lock()  # sync (sync task) vs close (finish): never a closed fd
         self.speech = False
-        self.light = presets.SpeechLight()  # with the owner's options: set by LiveHub._open
         self.idle_since = time.monotonic()
         self.limit_bytes = 2**63
         self.limit_reason = ""
         self.bucket: TokenBucket | None = None
-        self.open_files()
+        recording.open()
 
-    def open_files(self) -> None:
-        """Open the WAV and probabilities for appending (while a client is connected)."""
-        with self._io_lock:
-            if self.fd is None:
-                self.fd = os.open(self.files.audio, os.O_WRONLY | os.O_APPEND)
-                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-                self.probs_fd = os.open(self.files.probs, flags, 0o600)
+    @property
+    def files(self) -> LectureFiles:
+        return self.recording.files
 
     def append(self, offset: int, payload: memoryview) -> None:
         """Store the part of a frame the server does not have yet (idempotent on resend)."""
@@ -151,11 +119,10 @@ class LiveStream:
             raise ProtocolError(4413, "too_long", self.limit_reason)
         new = payload[self.received - offset :] if offset + len(payload) > self.received else b""
         while new:
-            written = os.write(self.fd, new)
+            written = self.recording.write_audio(new)
             self.pending += new[:written]
             self.received += written
             new = new[written:]
-            self.unsynced = True
 
     def take_windows(self, most: int | None = None) -> np.ndarray:
         """Remove and return the complete windows waiting (at most `most`), as int16 (n, WINDOW)."""
@@ -166,40 +133,25 @@ class LiveStream:
         return data.reshape(n, WINDOW)
 
     def publish(self, probs: np.ndarray, free: int) -> None:
-        """Store probabilities and tell the client; the speech light follows the owner's preset."""
+        """Store probabilities and tell the client, with the speech flag the page shows."""
         first = self.windows
         self.windows += len(probs)
-        os.write(self.probs_fd, probs.astype("<f4").tobytes())
-        self.speech = self.light.feed(probs)
-        if self.conn is not None and len(probs):
+        self.recording.write_probs(probs)
+        if not len(probs):
+            return
+        on, off = SPEECH_FLAG.threshold, SPEECH_FLAG.off_threshold
+        self.speech = bool(hysteresis(probs, on, off, self.speech)[-1])
+        if self.conn is not None:
             self.conn.send(
                 {
                     "type": "probs",
                     "first_window": first,
-                    "probs": [round(float(p), 4) for p in probs],
-                    "speech": bool(self.speech),
+                    "probs": np.round(probs.astype(np.float64), 4).tolist(),
+                    "speech": self.speech,
                     "received_bytes": self.received,
                     "free_bytes": free,
                 }
             )
-
-    def sync(self) -> None:
-        with self._io_lock:
-            if self.unsynced and self.fd is not None:
-                self.unsynced = False
-                os.fsync(self.fd)
-                os.fsync(self.probs_fd)
-
-    def close(self) -> None:
-        """Make everything durable and close the files (reopened by `open_files`): a stream
-        without a client holds no file handles, so abandoned sockets cannot exhaust them."""
-        self.unsynced = True
-        self.sync()
-        with self._io_lock:
-            if self.fd is not None:
-                os.close(self.fd)
-                os.close(self.probs_fd)
-            self.fd = self.probs_fd = None
 
 
 Job = tuple[State, np.ndarray]
@@ -280,27 +232,11 @@ class LiveHub:
         """Make every stored byte durable within about `fsync_interval_s`, off the detector."""
         while True:
             await asyncio.sleep(self.settings.fsync_interval_s)
+            recordings = [s.recording for s in self.streams.values()]
             try:
-                await run_in_threadpool(self._sync_all, list(self.streams.values()))
+                await run_in_threadpool(sync_all, recordings, self.settings.lectures_dir)
             except Exception:  # a failing disk must not stop detection; closes still fsync
                 log.exception("live fsync failed")
-
-    def _sync_all(self, streams: list[LiveStream]) -> None:
-        """One syncfs for all dirty streams where available, else one fsync per file."""
-        dirty = [s for s in streams if s.unsynced]
-        if dirty and _SYNCFS is not None:
-            for stream in dirty:  # cleared first: a frame written meanwhile marks it again
-                stream.unsynced = False
-            fd = os.open(self.settings.lectures_dir, os.O_RDONLY)
-            try:
-                if _SYNCFS(fd) == 0:
-                    return
-            finally:
-                os.close(fd)
-            for stream in dirty:  # syncfs failed: fall back to per-file fsync
-                stream.unsynced = True
-        for stream in dirty:
-            stream.sync()
 
     async def _tick(self) -> None:
         async with self._compute:
@@ -333,9 +269,7 @@ class LiveHub:
             storage.start_wav(files.audio)
         storage.fix_wav_header(files.audio)
         state, samples, tail = analysis.rebuild(files)
-        stream = LiveStream(lecture_id, owner_id, files, state, samples, tail)
-        stream.light = presets.SpeechLight(self._options(owner_id))
-        return stream
+        return LiveStream(lecture_id, owner_id, Recording(files), state, samples, tail)
 
     async def attach(
         self, lecture_id: str, ws: WebSocket, owner_id: int, quota_left: int
@@ -354,7 +288,7 @@ class LiveHub:
                 self.streams[lecture_id] = stream
                 await self._set_status(lecture_id, status="recording")
             elif stream.suspended:
-                await run_in_threadpool(stream.open_files)
+                await run_in_threadpool(stream.recording.open)
             self._set_limits(stream, quota_left)
             stream.suspended = False
             old, stream.conn = stream.conn, Connection(ws)
@@ -415,7 +349,7 @@ class LiveHub:
                 return
             async with self._compute:
                 stream.suspended = True
-            await run_in_threadpool(stream.close)
+            await run_in_threadpool(stream.recording.close)
 
     async def drop(self, lecture_id: str) -> None:
         """Forget a stream whose lecture is being deleted: files closed, its client told."""
@@ -428,7 +362,7 @@ class LiveHub:
                 # detach the client before closing the files: its receive loop checks
                 # `stream.conn` before every append, so no frame can reach a closed file
                 conn, stream.conn = stream.conn, None
-            await run_in_threadpool(stream.close)
+            await run_in_threadpool(stream.recording.close)
         if conn is not None:
             conn.send({"type": "error", "code": "deleted", "message": "the lecture was deleted"})
             conn.send(None)
@@ -466,13 +400,13 @@ class LiveHub:
     def _close_finished(self, stream: LiveStream, duration: float) -> float:
         """Disk work of a stop (fsync, WAV header), in the thread pool; returns the speech ratio
         (with the owner's segmentation preset)."""
-        stream.close()
+        stream.recording.close()
         storage.fix_wav_header(stream.files.audio)
         probs = storage.read_probs(stream.files.probs)
         return analysis.speech_ratio(probs, duration, self._options(stream.owner_id))
 
     def _close_interrupted(self, stream: LiveStream) -> tuple[float, float]:
-        stream.close()
+        stream.recording.close()
         return analysis.recover(stream.files, self._options(stream.owner_id))
 
     def _options(self, owner_id: int) -> VadOptions:
@@ -516,146 +450,3 @@ def recover_interrupted(settings: Settings, db: Database) -> int:
             lecture.status = "interrupted"
             log.info("recovered interrupted lecture", extra={"lecture": lecture.id})
         return len(lectures)
-
-
-# -- the socket ----------------------------------------------------------------------------------
-def _origin_ok(ws: WebSocket) -> bool:
-    """Browsers always send Origin: refuse other sites (cookies would be sent cross-site)."""
-    origin = ws.headers.get("origin")
-    host = ws.headers.get("host", "")
-    return origin is None or origin in {f"http://{host}", f"https://{host}"}
-
-
-def _authorize(settings: Settings, db: Database, token: str | None, lecture_id: str) -> Access:
-    """Who may feed this lecture, and how many bytes their quota has left."""
-    with db.session() as session:
-        user = crud.user_for_token(session, token)
-        if user is None:
-            return ProtocolError(4401, "unauthenticated", "log in first (session cookie missing)")
-        lecture = crud.get_lecture(session, user.id, lecture_id)
-        if lecture is None:
-            return ProtocolError(4404, "not_found", "no such lecture")
-        if lecture.status not in {"recording", "interrupted"} or lecture.source != "live":
-            return ProtocolError(4409, "finished", "not a live recording in progress")
-        ids = [x.id for x in crud.list_lectures(session, user)]
-    return user.id, settings.user_quota_bytes - storage.used_bytes(settings.lectures_dir, ids)
-
-
-Access = ProtocolError | tuple[int, int]
-
-
-def _parse_binary(data: bytes, max_bytes: int) -> tuple[int, memoryview]:
-    if len(data) > max_bytes:
-        raise ProtocolError(4413, "too_large", f"frames are limited to {max_bytes} bytes")
-    if len(data) < OFFSET.size or (len(data) - OFFSET.size) % 2:
-        raise ProtocolError(
-            4400, "bad_frame", "binary frame must be an 8-byte offset plus whole int16 samples"
-        )
-    return OFFSET.unpack_from(data)[0], memoryview(data)[OFFSET.size :]
-
-
-def _parse_text(text: str) -> str:
-    try:
-        kind = json.loads(text).get("type")
-    except (ValueError, AttributeError, RecursionError):  # RecursionError: [[[[... nested
-        kind = None
-    if not isinstance(kind, str) or kind not in {"stop", "ping"}:  # {"type": []} is unhashable
-        raise ProtocolError(4400, "bad_message", 'text frames must be {"type": "stop" | "ping"}')
-    return kind
-
-
-async def _pump(ws: WebSocket, outbox: asyncio.Queue) -> None:
-    """Send queued messages until the `None` sentinel."""
-    while (message := await outbox.get()) is not None:
-        await ws.send_text(json.dumps(message))
-
-
-async def _reject(ws: WebSocket, error: ProtocolError) -> None:
-    await ws.send_json({"type": "error", "code": error.kind, "message": error.message})
-    await ws.close(error.code, error.kind)
-
-
-@router.websocket("/api/lectures/{lecture_id}/live")
-async def live_socket(ws: WebSocket, lecture_id: str) -> None:
-    hub: LiveHub = ws.app.state.hub
-    settings: Settings = ws.app.state.settings
-    await ws.accept()
-    if not _origin_ok(ws):
-        return await _reject(ws, ProtocolError(4403, "bad_origin", "cross-site socket refused"))
-    token = ws.cookies.get(SESSION_COOKIE)
-    access = await run_in_threadpool(_authorize, settings, ws.app.state.db, token, lecture_id)
-    if isinstance(access, ProtocolError):
-        return await _reject(ws, access)
-    try:
-        stream, conn = await hub.attach(lecture_id, ws, *access)
-    except ProtocolError as exc:
-        return await _reject(ws, exc)
-    conn.send(
-        {
-            "type": "ready",
-            "lecture_id": lecture_id,
-            "sample_rate": storage.SAMPLE_RATE,
-            "window_samples": WINDOW,
-            "received_bytes": stream.received,
-            "windows": stream.windows,
-            "free_bytes": storage.free_bytes(settings.data_dir),
-            "max_frame_bytes": settings.max_frame_bytes,
-        }
-    )
-    sender = asyncio.create_task(_pump(ws, conn.outbox))
-    close_code, reason = 1000, "stopped"
-    try:
-        close_code, reason = await _receive_loop(ws, hub, stream, conn, settings)
-    except ProtocolError as exc:
-        log.info("live protocol error", extra={"lecture": lecture_id, "error": exc.kind})
-        conn.send({"type": "error", "code": exc.kind, "message": exc.message})
-        close_code, reason = exc.code, exc.kind
-    except OSError as exc:  # disk full or similar: the stored part stays valid
-        log.error("live storage error", extra={"lecture": lecture_id, "error": str(exc)})
-        conn.send({"type": "error", "code": "storage", "message": "server could not store audio"})
-        close_code, reason = 4507, "storage"
-    finally:
-        conn.send(None)
-        await hub.detach(stream, conn)
-    await _close(ws, sender, close_code, reason)
-
-
-async def _receive_loop(
-    ws: WebSocket, hub: LiveHub, stream: LiveStream, conn: Connection, settings: Settings
-) -> tuple[int, str]:
-    while True:
-        message = await ws.receive()
-        if message["type"] == "websocket.disconnect":
-            return 0, "gone"
-        if stream.conn is not conn:
-            return 4409, "replaced"
-        if message.get("bytes") is not None:
-            offset, payload = _parse_binary(message["bytes"], settings.max_frame_bytes)
-            stream.append(offset, payload)
-            await _pace(stream, len(payload))
-        elif _parse_text(message.get("text") or "") == "ping":
-            conn.send({"type": "pong", "received_bytes": stream.received})
-        else:
-            summary = await hub.finish(stream)
-            conn.send({"type": "stopped", "lecture_id": stream.lecture_id, **summary})
-            return 1000, "stopped"
-
-
-async def _pace(stream: LiveStream, size: int) -> None:
-    """Read no further until the stream is within its rate and its backlog is small: the
-    client's sends then block in TCP, so one socket cannot flood the disk or the detector."""
-    await asyncio.sleep(stream.bucket.delay(size))
-    while len(stream.pending) > BACKLOG_S * BYTES_PER_S and not stream.suspended:
-        await asyncio.sleep(TICK_S)
-
-
-async def _close(ws: WebSocket, sender: asyncio.Task, code: int, reason: str) -> None:
-    try:
-        await asyncio.wait_for(sender, timeout=5)
-    except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - peer may be gone already
-        sender.cancel()
-    if code:
-        try:
-            await ws.close(code, reason)
-        except (RuntimeError, WebSocketDisconnect):  # already closed by the peer (a client
-            pass  # that closes right after `stopped`): not an error worth a traceback
