@@ -9,13 +9,16 @@ from __future__ import annotations
 import io
 import json
 import struct
+import time
 import wave
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import LECTURE
 from fastapi.testclient import TestClient
+from helpers import ffmpeg
 
 from classrec.presets import preset_json
 from classrec.segments import VadOptions, speech_segments
@@ -373,3 +376,23 @@ def test_the_live_speech_light_follows_the_preset(client, settings, lecture_pcm)
     assert put_preset(client, file=preset_json(none_kept)).status_code == 200
     _, lights = record_live(client, lecture_pcm)
     assert lights and not any(on for _, on in lights)
+
+
+def test_a_second_tuning_while_one_runs_is_409(client, sample, tmp_path) -> None:  # noqa: ANN001
+    """A sample that takes seconds (the recording and 4 minutes of digital silence: a small
+    FLAC); while it is tuned on, another is refused and the first still saves its preset."""
+    audio, labels = sample
+    long = tmp_path / "long.flac"
+    ffmpeg("-i", audio, "-af", "apad=pad_dur=240", long)
+    assert long.stat().st_size < 1024 * 1024
+    files = {"audio": ("long.flac", long.read_bytes()), "labels": ("l.json", labels.read_bytes())}
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(client.post, "/api/me/preset/sample", files=files)
+        while client.get("/api/me/preset/sample").json()["state"] != "running":
+            assert not first.done(), first.result().text
+            time.sleep(0.01)
+        second = tune_on(client, ("talk.flac", audio.read_bytes()), ("t.json", labels.read_bytes()))
+        assert second.status_code == 409, second.text
+        assert "a preset is being tuned on long.flac: wait for it" in second.json()["detail"]
+        assert first.result().status_code == 200
+    assert client.get("/api/me/preset").json()["about"]["tuned_on"] == ["long.flac"]
