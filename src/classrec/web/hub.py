@@ -27,8 +27,8 @@ from fastapi import WebSocket
 from starlette.concurrency import run_in_threadpool
 
 from classrec.model import Detector, State
-from classrec.segments import VadOptions, hysteresis
-from classrec.web import analysis, crud, playback, storage
+from classrec.segments import VadOptions
+from classrec.web import analysis, crud, playback, presets, storage
 from classrec.web.config import Settings
 from classrec.web.db import Database
 from classrec.web.limits import TokenBucket
@@ -46,9 +46,6 @@ WINDOWS_PER_TICK = 32
 tick long for the others; its backlog drains over the next ticks."""
 BACKLOG_S = 10.0
 """Seconds of audio a stream may have waiting for the detector before its socket stops reading."""
-SPEECH_FLAG = analysis.DEFAULT_OPTIONS
-"""Thresholds of the `speech` flag the page shows while recording (the stored regions use the
-owner's preset when the recording stops)."""
 REPLACED = "a newer connection took over this recording"
 
 
@@ -96,6 +93,7 @@ class LiveStream:
         self.conn: Connection | None = None
         self.suspended = True  # no open files; the detector skips it (set by the hub)
         self.speech = False
+        self.light = presets.SpeechLight()  # with the owner's options: set by LiveHub._open
         self.idle_since = time.monotonic()
         self.limit_bytes = 2**63
         self.limit_reason = ""
@@ -133,14 +131,14 @@ class LiveStream:
         return data.reshape(n, WINDOW)
 
     def publish(self, probs: np.ndarray, free: int) -> None:
-        """Store probabilities and tell the client, with the speech flag the page shows."""
+        """Store probabilities and tell the client, with the speech light the page shows (it
+        follows the owner's preset, as the stored regions do)."""
         first = self.windows
         self.windows += len(probs)
         self.recording.write_probs(probs)
         if not len(probs):
             return
-        on, off = SPEECH_FLAG.threshold, SPEECH_FLAG.off_threshold
-        self.speech = bool(hysteresis(probs, on, off, self.speech)[-1])
+        self.speech = self.light.feed(probs)
         if self.conn is not None:
             self.conn.send(
                 {
@@ -269,7 +267,9 @@ class LiveHub:
             storage.start_wav(files.audio)
         storage.fix_wav_header(files.audio)
         state, samples, tail = analysis.rebuild(files)
-        return LiveStream(lecture_id, owner_id, Recording(files), state, samples, tail)
+        stream = LiveStream(lecture_id, owner_id, Recording(files), state, samples, tail)
+        stream.light = presets.SpeechLight(self._options(owner_id))
+        return stream
 
     async def attach(
         self, lecture_id: str, ws: WebSocket, owner_id: int, quota_left: int
