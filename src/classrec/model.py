@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from classrec import kernels
-from classrec.checkpoint import (  # noqa: F401 - re-exported: their historical home
+from classrec.checkpoint import (  # noqa: F401 - model_config, weights_sha256: their former home
     ONNX_HASH_KEY,
-    WEIGHTS_NAME,
     default_weights_path,
     fold,
     load_weights,
