@@ -69,6 +69,11 @@ def list_lectures(db: Session, user: User) -> list[Lecture]:
     return list(db.scalars(query))
 
 
+def lecture_ids(db: Session, user_id: int) -> list[str]:
+    """Ids of the user's lectures (no rows loaded: a quota check on every live socket)."""
+    return list(db.scalars(select(Lecture.id).where(Lecture.owner_id == user_id)))
+
+
 def get_lecture(db: Session, user_id: int, lecture_id: str) -> Lecture | None:
     lecture = db.get(Lecture, lecture_id)
     return lecture if lecture is not None and lecture.owner_id == user_id else None

@@ -63,7 +63,7 @@ def _authorize(settings: Settings, db: Database, token: str | None, lecture_id: 
             return ProtocolError(4404, "not_found", "no such lecture")
         if lecture.status not in {"recording", "interrupted"} or lecture.source != "live":
             return ProtocolError(4409, "finished", "not a live recording in progress")
-        ids = [x.id for x in crud.list_lectures(session, user)]
+        ids = crud.lecture_ids(session, user.id)
     return user.id, settings.user_quota_bytes - storage.used_bytes(settings.lectures_dir, ids)
 
 
