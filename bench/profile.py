@@ -17,11 +17,11 @@ from bench.common import Context, Section, table, windows_of
 from classrec import Detector, kernels
 from classrec.features import _HANN, _POWER_MEL, LOG_FLOOR, log_mel, rfft_into
 from classrec.kernels import OneStream
-from classrec.model import as_samples
+from classrec.model import CHUNK_WINDOWS, as_samples
 
 Stages = dict[str, Callable[[], object]]
-BLOCK = 2048
-"""Windows in the whole-file measurements: one block of `Detector.probabilities` (65 s)."""
+GEMM_ROWS = 2048
+"""Rows of the large product that measures float32 BLAS's best rate on the model's shapes."""
 
 
 def _shape(a: np.ndarray) -> str:
@@ -132,9 +132,9 @@ def floors(det: Detector, quick: bool = False) -> dict[str, float]:
     arithmetic = {k: f for k, f in stages.items() if k.startswith(ARITHMETIC)}
     best = _measure(arithmetic, 200 if quick else 2000, 3 if quick else 7)
     w = det._weights
-    x = np.random.default_rng(1).standard_normal((BLOCK, w.hidden)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((GEMM_ROWS, w.hidden)).astype(np.float32)
     bulk = _measure({"gemm": lambda: x @ w.w_hh}, 3 if quick else 20, 3 if quick else 7)
-    gemm_gmacs = BLOCK * w.hidden * 4 * w.hidden / bulk["gemm"] / 1e3
+    gemm_gmacs = GEMM_ROWS * w.hidden * 4 * w.hidden / bulk["gemm"] / 1e3
     lstm_us = next(v for k, v in best.items() if k.startswith("LSTM gates"))
     return {
         "window_us": sum(best.values()),
@@ -154,7 +154,7 @@ def run(ctx: Context) -> Section:
         200 if ctx.quick else 2000,
         3 if ctx.quick else 7,
     )
-    block = windows_of(ctx.recording)[:BLOCK]
+    block = windows_of(ctx.recording)[:CHUNK_WINDOWS]
     samples = block.reshape(-1)
     whole = _measure(
         {

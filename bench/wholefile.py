@@ -6,6 +6,7 @@ from bench.common import Context, Section, best_of, figure, table
 from bench.contenders import OURS, contenders, silero_or_none
 from bench.profile import floors
 from classrec import Detector
+from classrec.model import CHUNK_WINDOWS
 
 TARGET = 20.0  # ClassRec's x-real-time at least 20× Silero's
 
@@ -74,7 +75,7 @@ def _floor_note(floor_s: float, silero_s: float | None) -> str:
 FALLBACK = "classrec-numpy"
 MODES = {
     "classrec": "`Detector.probabilities`: front end and MLP vectorised in numpy, LSTM recurrence "
-    "in onnxruntime (one ONNX `LSTM` node), blocks of 2048 windows",
+    f"in onnxruntime (one ONNX `LSTM` node), blocks of {CHUNK_WINDOWS} windows",
     "classrec-numpy": "the same without onnxruntime: LSTM stepped in a numpy loop",
     "silero": "sequence ONNX export, 512 windows per call (the package's fast path)",
     "ten": "C library, one call per 16 ms hop (its only mode)",
