@@ -144,7 +144,7 @@ SEEN_STATUS = """() => {
 
 
 def cell(page, row: str, score_name: str) -> str:  # noqa: ANN001
-    return page.inner_text(f"#tune-table tr[data-row='{row}'] td[data-score='{score_name}']")
+    return page.inner_text(f"#tune-table td[data-row='{row}'][data-score='{score_name}']")
 
 
 def light_states(page, url: str, seconds: float = 12.0) -> set[str]:  # noqa: ANN001

@@ -22,23 +22,25 @@ function score(value, key) {
   return key === "false_alarms_per_hour" ? value.toFixed(0) : value.toFixed(3);
 }
 
-// The tuned options against the defaults, scored on the sample they were tuned on.
+// The tuned options against the defaults, scored on the sample they were tuned on: one column
+// per preset, so it fits the narrow card.
 function scoreTable(about) {
-  const head = ["", "threshold", "min speech ms", "min silence ms", "pads ms",
-    ...SCORES.map(([, label]) => label)];
-  const rows = about.table.map((row) => {
-    const o = row.options;
-    return h("tr", { dataset: { row: row.name } }, h("th", { scope: "row" }, row.name),
-      h("td", {}, String(o.threshold)), h("td", {}, String(o.min_speech_ms)),
-      h("td", {}, String(o.min_silence_ms)), h("td", {}, `${o.pad_before_ms} / ${o.pad_after_ms}`),
-      ...SCORES.map(([key]) => h("td", { dataset: { score: key } }, score(row.scores[key], key))));
-  });
-  return h("div", { class: "table-scroll" },
+  const settings = [["threshold", (o) => String(o.threshold)],
+    ["min speech ms", (o) => String(o.min_speech_ms)],
+    ["min silence ms", (o) => String(o.min_silence_ms)],
+    ["pads ms (before / after)", (o) => `${o.pad_before_ms} / ${o.pad_after_ms}`]];
+  const line = (label, cells) => h("tr", {}, h("th", { scope: "row" }, label), ...cells);
+  return h("div", { id: "tune-table-box" },
     h("table", { class: "library", id: "tune-table" },
-      h("caption", {}, `${about.options_tried} options tried on ${about.duration_s} s of `
-        + `${about.tuned_on} (labels ${about.labels}); scored on that same sample.`),
-      h("thead", {}, h("tr", {}, ...head.map((text) => h("th", { scope: "col" }, text)))),
-      h("tbody", {}, ...rows)));
+      h("thead", {}, h("tr", {}, h("th", {}, ""),
+        ...about.table.map((col) => h("th", { scope: "col" }, col.name)))),
+      h("tbody", {},
+        ...SCORES.map(([key, label]) => line(label, about.table.map((col) =>
+          h("td", { dataset: { row: col.name, score: key } }, score(col.scores[key], key))))),
+        ...settings.map(([label, cell]) => line(label, about.table.map((col) =>
+          h("td", {}, cell(col.options))))))),
+    h("p", { class: "muted" }, `${about.options_tried} settings tried on ${about.duration_s} s `
+      + `of ${about.tuned_on} (labels ${about.labels}); scored on that same sample.`));
 }
 
 function progressText(job) {
