@@ -172,6 +172,7 @@ class OneStream:
             self.gates[2 * hidden : h3],
         )
         self.ig, self.fc = self.products[:hidden], self.products[hidden:]
+        self.h[:] = 0.0  # a fresh stream: h = c = 0
         self.state = State(self.h[None, :], self.c[None, :])
         # arrays, not Python floats: numpy converts a scalar operand on every call (~0.5 µs)
         self.zeros, self.ones = np.zeros(hidden, np.float32), np.ones(h3, np.float32)
