@@ -223,6 +223,9 @@ def tune_on(client: TestClient, audio: tuple[str, bytes], labels: tuple[str, byt
 
 def test_a_preset_tuned_on_a_labelled_sample(client, settings, sample) -> None:  # noqa: ANN001
     audio, labels = sample
+    leftover = settings.tmp_dir / "tune-0123456789abcdef"  # a server stopped while tuning
+    leftover.mkdir()
+    (leftover / "audio.flac").write_bytes(audio.read_bytes())
     response = tune_on(
         client, ("talk.flac", audio.read_bytes()), ("talk.json", labels.read_bytes())
     )
@@ -246,7 +249,7 @@ def test_a_preset_tuned_on_a_labelled_sample(client, settings, sample) -> None: 
     assert client.get("/api/me/preset").json() == preset  # saved, table included
     progress = client.get("/api/me/preset/sample").json()
     assert progress["state"] == "done" and progress["fraction"] == 1.0
-    assert list(settings.tmp_dir.iterdir()) == []  # the sample is not kept
+    assert list(settings.tmp_dir.iterdir()) == []  # the sample is not kept, nor the leftover
 
     # the user's uploads are cut with it
     lecture = upload_lecture(client)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import secrets
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ MAX_SAMPLE_MINUTES = 30
 """Longest sample (minutes): a few minutes show a room; the search's time grows with length
 (about 3 s of CPU for 3 minutes)."""
 SAMPLE_RATE = 16000
+FOLDER_PREFIX = "tune-"
 
 
 class SampleTooLong(ClassRecError):
@@ -88,10 +90,21 @@ class TuningJob:
 
 class TuningJobs:
     """The latest tuning of each user in this process (kept after it ends, so the page can read
-    how it ended)."""
+    how it ended), and the folders their samples are kept in while they run."""
 
-    def __init__(self) -> None:
+    def __init__(self, tmp_dir: Path) -> None:
+        """Samples left in `tmp_dir` by a server that stopped while tuning are removed: no
+        tuning of this process has started yet (the server is one process)."""
+        self.tmp_dir = tmp_dir
         self.jobs: dict[int, TuningJob] = {}
+        for folder in tmp_dir.glob(f"{FOLDER_PREFIX}*"):
+            remove(folder)
+
+    def new_folder(self) -> Path:
+        """A private folder for one sample's files."""
+        folder = self.tmp_dir / f"{FOLDER_PREFIX}{secrets.token_hex(8)}"
+        folder.mkdir(mode=0o700, parents=True)
+        return folder
 
     def running(self, user_id: int) -> TuningJob | None:
         job = self.jobs.get(user_id)

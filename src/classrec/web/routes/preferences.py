@@ -4,7 +4,6 @@ uploaded as a `classrec tune` file, or tuned here on a labelled sample (web.pres
 from __future__ import annotations
 
 import asyncio
-import secrets
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
@@ -75,8 +74,7 @@ async def tune_on_sample(request: Request, user: ShortUserDep, settings: Setting
     jobs = _tuning_jobs(request)
     if running := jobs.running(user.id):
         raise HTTPException(409, f"a preset is being tuned on {running.audio_name}: wait for it")
-    folder = settings.tmp_dir / f"tune-{secrets.token_hex(8)}"
-    folder.mkdir(parents=True)
+    folder = jobs.new_folder()
     try:
         job, audio, labels = await _receive_sample(request, user, folder)
         if jobs.running(user.id):  # another request got there while this one arrived
@@ -178,5 +176,5 @@ def _copy(upload: UploadFile, path: Path) -> None:
 def _tuning_jobs(request: Request) -> preset_tuning.TuningJobs:
     """The app's tunings (made on first use)."""
     if not hasattr(request.app.state, "tuning_jobs"):
-        request.app.state.tuning_jobs = preset_tuning.TuningJobs()
+        request.app.state.tuning_jobs = preset_tuning.TuningJobs(request.app.state.settings.tmp_dir)
     return request.app.state.tuning_jobs
