@@ -28,8 +28,16 @@ from classrec.labels import LABEL_FORMATS, read_labels
 from classrec.model import Detector
 from classrec.scoring import Counts
 from classrec.segments import VadOptions
-from classrec.tune import OBJECTIVES, load_sample, preset_about, score, search_size, tune_samples
-from classrec.web.presets import ROOMS, options_json
+from classrec.tune import (
+    OBJECTIVES,
+    Sample,
+    load_sample,
+    preset_about,
+    score,
+    search_size,
+    tune_samples,
+)
+from classrec.web.presets import DEFAULT, ROOMS, options_json
 
 MAX_SAMPLE_MINUTES = 30
 """Longest sample (minutes): a few minutes show a room; the search's time grows with length
@@ -141,7 +149,9 @@ def check_labels(labels: Path, job: TuningJob) -> None:
         )
 
 
-def tune_sample(job: TuningJob, audio: Path, labels: Path, detector: Detector) -> tuple:
+def tune_sample(
+    job: TuningJob, audio: Path, labels: Path, detector: Detector
+) -> tuple[VadOptions, dict]:
     """(best options, about) for a stored sample: `classrec tune` on it. ClassRecErrors name
     the user's files, never the server's paths."""
     try:
@@ -155,7 +165,7 @@ def tune_sample(job: TuningJob, audio: Path, labels: Path, detector: Detector) -
     about["scores"] = _json_scores(counts)
     about["duration_s"] = round(sample.duration_s, 1)
     about["options_tried"] = len(tried)
-    default = ROOMS["default"]
+    default = ROOMS[DEFAULT]
     about["table"] = [
         {"name": "tuned", "options": options_json(best), "scores": _json_scores(counts)},
         {"name": "default", "options": options_json(default), "scores": _scores(sample, default)},
@@ -167,7 +177,7 @@ def remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _scores(sample, options: VadOptions) -> dict:  # noqa: ANN001 - a classrec.tune.Sample
+def _scores(sample: Sample, options: VadOptions) -> dict:
     return _json_scores(score([sample], options))
 
 

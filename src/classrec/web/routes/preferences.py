@@ -4,6 +4,7 @@ uploaded as a `classrec tune` file, or tuned here on a labelled sample (web.pres
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
@@ -167,10 +168,10 @@ def _save_tuned(request: Request, user_id: int, best: VadOptions, about: dict) -
 
 
 def _copy(upload: UploadFile, path: Path) -> None:
+    """A form's file (spooled by the parser) to `path`."""
     upload.file.seek(0)
     with open(path, "wb") as out:
-        while chunk := upload.file.read(1 << 20):
-            out.write(chunk)
+        shutil.copyfileobj(upload.file, out, 1 << 20)
 
 
 def _tuning_jobs(request: Request) -> preset_tuning.TuningJobs:
