@@ -1,13 +1,13 @@
 PYTHON ?= python3
 DATA ?= ../shared/data
 
-.PHONY: install install-dev run test test-fast lint audit train train-smoke label-check evaluate memory bench readme
+.PHONY: install install-dev run test test-fast test-postgres lint audit train train-smoke label-check evaluate memory bench readme
 
 install:
 	$(PYTHON) -m pip install -e '.[web,fast]'
 
 install-dev:
-	$(PYTHON) -m pip install -e '.[web,peers,dev,train]'
+	$(PYTHON) -m pip install -e '.[web,peers,dev,train,ray,postgres]'
 
 run: install
 	$(PYTHON) -m classrec.web
@@ -17,6 +17,19 @@ test:
 
 test-fast:
 	$(PYTHON) -m pytest -q -m "not slow"
+
+# The suites that go through the web app's database, again on PostgreSQL (the rest never touch it)
+DB_TESTS = tests/web/test_api.py tests/web/test_courses.py tests/web/test_presets.py \
+	tests/web/test_playback.py tests/web/test_upload_jobs.py tests/web/test_live.py \
+	tests/web/test_durability.py tests/reliability/test_fair_use.py \
+	tests/reliability/test_security.py tests/reliability/test_input_validation.py \
+	tests/reliability/test_hardening.py tests/reliability/test_ws_fuzz.py \
+	tests/reliability/test_faults.py tests/reliability/test_signup_browser.py
+
+test-postgres:  # DB_TESTS on a throwaway PostgreSQL cluster (Debian's postgresql package)
+	dir=/tmp/classrec-pg-$$$$; url=$$(.ci/start-postgres $$dir) || exit 1; \
+	DATABASE_URL=$$url $(PYTHON) -m pytest -q $(DB_TESTS); status=$$?; \
+	.ci/start-postgres $$dir stop; rm -rf $$dir; exit $$status
 
 lint:
 	$(PYTHON) -m ruff check src tests bench

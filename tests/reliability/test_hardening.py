@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.websockets import WebSocketDisconnect
-from web.conftest import write_wav
+from web.conftest import sqlite_only, write_wav
 from web.test_live import frame, new_lecture
 
 from classrec.audio import load_audio
@@ -159,6 +159,7 @@ def test_files_are_private_and_a_vanished_upload_logs_no_traceback(
 
 
 @pytest.mark.slow
+@sqlite_only  # PostgreSQL is backed up with pg_dump (the command says so)
 def test_backup_while_writing_is_complete_and_consistent(real_server: ServerProcess) -> None:
     alice = logged_in(real_server.url, "alice@example.org")
     created: list[str] = []
@@ -197,7 +198,7 @@ def test_backup_while_writing_is_complete_and_consistent(real_server: ServerProc
 
 
 def test_backup_errors_are_one_line(tmp_path: Path) -> None:
-    env = {**os.environ, "CLASSREC_DATA_DIR": str(tmp_path / "none")}
+    env = {**os.environ, "CLASSREC_DATA_DIR": str(tmp_path / "none"), "DATABASE_URL": ""}
     done = subprocess.run([sys.executable, "-m", "classrec.web", "backup", str(tmp_path / "b")],
                           env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode != 0 and "Traceback" not in done.stderr
