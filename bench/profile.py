@@ -161,7 +161,7 @@ def run(ctx: Context) -> Section:
             "whole `probabilities()`": lambda: det.probabilities(samples, sample_rate=16000),
             **_file_stages(det, block),
         },
-        1,
+        1 if ctx.quick else 5,
         2 if ctx.quick else 7,
     )
     floor = floors(det, ctx.quick)
