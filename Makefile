@@ -24,7 +24,8 @@ DB_TESTS = tests/web/test_api.py tests/web/test_courses.py tests/web/test_preset
 	tests/web/test_durability.py tests/reliability/test_fair_use.py \
 	tests/reliability/test_security.py tests/reliability/test_input_validation.py \
 	tests/reliability/test_hardening.py tests/reliability/test_ws_fuzz.py \
-	tests/reliability/test_faults.py tests/reliability/test_signup_browser.py
+	tests/reliability/test_faults.py tests/reliability/test_signup_browser.py \
+	tests/reliability/test_database_values.py
 
 test-postgres:  # DB_TESTS on a throwaway PostgreSQL cluster (Debian's postgresql package)
 	dir=/tmp/classrec-pg-$$$$; url=$$(.ci/start-postgres $$dir) || exit 1; \

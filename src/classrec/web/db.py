@@ -11,20 +11,44 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from classrec.errors import ClassRecError
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+BAD_VALUE = (
+    "the request holds a value the database cannot take "
+    "(a NUL character, a number out of range or too long a text)"
+)
+
+
+def _bad_value(context: ExceptionContext) -> Exception | None:
+    """A hostile value (a NUL in a text, an id past 2**31) fails inside the database driver: on
+    PostgreSQL as a data exception (SQLSTATE class 22), on SQLite as OverflowError past 2**63.
+    It is the client's mistake: a one-line ClassRecError (400), not a 500 with a traceback."""
+    if isinstance(context.sqlalchemy_exception, DataError):
+        return ClassRecError(BAD_VALUE)
+    if isinstance(context.original_exception, OverflowError):
+        return ClassRecError(BAD_VALUE)
+    return None
 
 
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets WAL, foreign keys and cross-thread use (the threadpool needs it)."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        event.listen(engine, "handle_error", _bad_value)
+        return engine
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 30},
         hide_parameters=True,  # an error's log record must not carry e-mails or password hashes
     )
+    event.listen(engine, "handle_error", _bad_value)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI types vary
