@@ -1,6 +1,7 @@
-"""Values one database takes and the other refuses: a NUL character in a text (PostgreSQL refuses
-it, SQLite stores it) and ids past 2**31 (PostgreSQL's integer) or 2**63 (SQLite's). Each request
-ends in a clear 4xx on both databases, never a 500 (`make test-postgres` runs this file there)."""
+"""Where SQLite and PostgreSQL differ: values one takes and the other refuses (a NUL character in
+a text, which PostgreSQL refuses and SQLite stores; ids past 2**31, PostgreSQL's integer, or
+2**63, SQLite's) end in a clear 4xx on both, never a 500; times are UTC on both, whatever the
+PostgreSQL server's own time zone. `make test-postgres` runs this file there."""
 
 from __future__ import annotations
 
@@ -48,3 +49,11 @@ def test_nul_characters_and_huge_ids_are_refused_cleanly(client: TestClient, ids
             assert r.json() == {"detail": BAD_VALUE}
     assert client.get("/api/lectures").status_code == 200  # the app goes on
     assert 500 not in answers
+
+
+def test_times_are_utc_whatever_the_servers_time_zone(client: TestClient) -> None:
+    """.ci/start-postgres runs its server at +13:45: a lecture was listed at "00:39+13:45" after
+    being made at "10:54Z" until the app set its sessions to UTC."""
+    made = client.post("/api/lectures", json={"title": "t"}).json()
+    listed = client.get("/api/lectures").json()[0]
+    assert made["created_at"].endswith("Z") and listed["created_at"] == made["created_at"]

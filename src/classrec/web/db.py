@@ -37,11 +37,20 @@ def _bad_value(context: ExceptionContext) -> Exception | None:
     return None
 
 
+def _utc_session(dbapi_conn, _record) -> None:  # noqa: ANN001 - DBAPI types vary
+    """PostgreSQL hands back times in the server's TimeZone setting: a lecture listed as
+    "00:39+13:45" was "10:54Z" when it was made. The app stores and shows UTC, as on SQLite."""
+    with dbapi_conn.cursor() as cursor:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    dbapi_conn.commit()  # a SET inside a transaction would be undone by the pool's rollback
+
+
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets WAL, foreign keys and cross-thread use (the threadpool needs it)."""
     if not url.startswith("sqlite"):
         engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)
         event.listen(engine, "handle_error", _bad_value)
+        event.listen(engine, "connect", _utc_session)
         return engine
     engine = create_engine(
         url,
