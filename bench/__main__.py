@@ -28,6 +28,7 @@ SECTIONS = [
     "growth",
     "scaleout",
     "profile",
+    "preset_tuning",
 ]
 
 
