@@ -5,7 +5,11 @@ PostgreSQL server's own time zone. `make test-postgres` runs this file there."""
 
 from __future__ import annotations
 
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
+from conftest import report
 from fastapi.testclient import TestClient
 
 from classrec.web.db import BAD_VALUE
@@ -57,3 +61,25 @@ def test_times_are_utc_whatever_the_servers_time_zone(client: TestClient) -> Non
     made = client.post("/api/lectures", json={"title": "t"}).json()
     listed = client.get("/api/lectures").json()[0]
     assert made["created_at"].endswith("Z") and listed["created_at"] == made["created_at"]
+
+
+def at_once(request, n: int = 8) -> Counter:  # noqa: ANN001 - a no-argument callable
+    """The status codes of `request` sent n times at once (a double click, two tabs)."""
+    with ThreadPoolExecutor(n) as pool:
+        return Counter(pool.map(lambda _: request().status_code, range(n)))
+
+
+def test_the_same_request_at_once_never_fails(client: TestClient, other_client) -> None:  # noqa: ANN001
+    """Joining a course 8 times at once answered 500 (a unique violation on both databases: the
+    check and the insert raced), and deleting a course 8 times at once 500 (the course was read
+    again after the role check, by then deleted)."""
+    joins, deletes = Counter(), Counter()
+    for _ in range(3):
+        course = client.post("/api/courses", json={"title": "c"}).json()
+        joins += at_once(lambda c=course: other_client.post(
+            "/api/courses/join", json={"code": c["invite_code"]}))  # fmt: skip
+        deletes += at_once(lambda c=course: client.delete(f"/api/courses/{c['id']}"))
+    report("database: same request at once", joins=dict(joins), deletes=dict(deletes))
+    assert joins == {200: 24}
+    assert set(deletes) <= {204, 404} and deletes[204] >= 3
+    assert client.get("/api/courses").json() == [] and other_client.get("/api/courses").json() == []

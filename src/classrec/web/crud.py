@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from classrec.segments import VadOptions
 from classrec.web import auth, presets
+from classrec.web.db import insert_unless_exists
 from classrec.web.models import AuthSession, Bookmark, Course, Enrollment, Lecture, User
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I to misread
@@ -163,10 +164,10 @@ def course_by_code(db: Session, code: str) -> Course | None:
 
 
 def enroll(db: Session, course: Course, user: User) -> None:
-    """Join as a student; joining twice, or one's own course, changes nothing."""
+    """Join as a student; joining twice (also at once: a double click), or one's own course,
+    changes nothing."""
     if course_role(db, course.id, user.id) is None:
-        db.add(Enrollment(course_id=course.id, user_id=user.id))
-        db.flush()
+        insert_unless_exists(db, Enrollment, course_id=course.id, user_id=user.id)
 
 
 def leave_course(db: Session, course: Course, user: User) -> None:

@@ -25,11 +25,13 @@ def course_out(course: Course, role: str) -> CourseOut:
 
 
 def member_course(course_id: int, user: UserDep, db: DbDep) -> tuple[Course, str]:
-    """The course and the user's role in it; 404 when the user is not in it."""
-    role = crud.course_role(db, course_id, user.id)
+    """The course and the user's role in it; 404 when the user is not in it. The course is held
+    while the role is read: fetched again, it could be gone (deleted by a concurrent request)."""
+    course = db.get(Course, course_id)
+    role = crud.course_role(db, course_id, user.id) if course else None
     if role is None:
         raise HTTPException(404, "no such course")
-    return db.get(Course, course_id), role
+    return course, role
 
 
 MemberDep = Annotated[tuple[Course, str], Depends(member_course)]
