@@ -7,6 +7,12 @@ polls its progress: first the decoding (seconds of audio against the file's decl
 then the search (options scored out of `search_size()`). The best options become the user's
 preset, stored with a table of how they and the defaults score on the sample.
 
+The search is pure Python over small numpy arrays: in a thread it holds the GIL, and beside one
+real-time live stream it took about 4 times as long (19 s against 4.5 s for 200 s of audio, on
+a loaded 2-core machine) while the stream's probabilities came later. So it runs in a process
+of its own (`tune_in_child`, spawned: forking a threaded server is unsafe), which reports its
+progress through two shared numbers.
+
 Nothing changes on bad input: the labels are read before anything runs, and a sample that is
 not audio, too long, or whose labels run past its end fails the task before the preset is set.
 """
@@ -14,10 +20,12 @@ not audio, too long, or whose labels run past its end fails the task before the 
 from __future__ import annotations
 
 import math
+import multiprocessing
 import re
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +34,7 @@ import numpy as np
 from classrec.errors import ClassRecError
 from classrec.labels import LABEL_FORMATS, read_labels
 from classrec.model import Detector
+from classrec.pipeline import shared_detector
 from classrec.scoring import Counts
 from classrec.segments import VadOptions
 from classrec.tune import (
@@ -44,6 +53,8 @@ MAX_SAMPLE_MINUTES = 30
 (about 3 s of CPU for 3 minutes)."""
 SAMPLE_RATE = 16000
 FOLDER_PREFIX = "tune-"
+PROGRESS_S = 0.1
+"""How often (s) the child's progress is copied to the job the page reads."""
 
 
 class SampleTooLong(ClassRecError):
@@ -64,13 +75,14 @@ class TuningJob:
     started: float = field(default_factory=time.monotonic)
     error: str | None = None
     done: bool = False
+    max_minutes: float = field(default_factory=lambda: MAX_SAMPLE_MINUTES)
 
     def on_block(self, block: np.ndarray) -> None:
         """Count a decoded block (16 kHz samples); stop a sample longer than allowed."""
         self.decoded_s += len(block) / SAMPLE_RATE
-        if self.decoded_s > MAX_SAMPLE_MINUTES * 60:
+        if self.decoded_s > self.max_minutes * 60:
             raise SampleTooLong(
-                f"{self.audio_name} is longer than {MAX_SAMPLE_MINUTES} min: "
+                f"{self.audio_name} is longer than {self.max_minutes:g} min: "
                 "a few minutes of labelled audio are enough"
             )
 
@@ -149,14 +161,72 @@ def check_labels(labels: Path, job: TuningJob) -> None:
         )
 
 
-def tune_sample(
-    job: TuningJob, audio: Path, labels: Path, detector: Detector
-) -> tuple[VadOptions, dict]:
-    """(best options, about) for a stored sample: `classrec tune` on it. ClassRecErrors name
-    the user's files, never the server's paths."""
+def tune_in_child(job: TuningJob, audio: Path, labels: Path) -> tuple[VadOptions, dict]:
+    """`tune_sample` in a spawned process; blocking (call it from a thread). The job's progress
+    follows the child's; the child's ClassRecErrors are raised here as the same class."""
+    context = multiprocessing.get_context("spawn")
+    decoded, done = context.Value("d", 0.0, lock=False), context.Value("i", 0, lock=False)
+    receiver, sender = context.Pipe(duplex=False)
+    args = (job, audio, labels, decoded, done, sender)
+    child = context.Process(target=_tune_child, args=args, daemon=True)
+    child.start()
+    sender.close()  # the child's end: its exit then ends the pipe
     try:
-        sample = load_sample(labels, audio, detector, job.audio_name, job.on_block)
-        tried = tune_samples([sample], job.labels_name, job.objective, on_option=job.on_option)
+        while not receiver.poll(PROGRESS_S):
+            job.decoded_s, job.options_done = decoded.value, done.value
+        kind, *answer = receiver.recv()
+    except EOFError:
+        raise RuntimeError(f"the tuning process ended with code {child.exitcode}") from None
+    finally:
+        child.join(5)
+        if child.is_alive():
+            child.kill()
+        receiver.close()
+    job.decoded_s, job.options_done = decoded.value, done.value
+    if kind == "error":
+        too_long, message = answer
+        raise (SampleTooLong if too_long else ClassRecError)(message)
+    return answer[0], answer[1]
+
+
+def _tune_child(job: TuningJob, audio: Path, labels: Path, decoded, done, sender) -> None:  # noqa: ANN001 - shared values, a pipe end
+    """The child process: tune, publishing progress in `decoded` (s) and `done` (options), and
+    send ("ok", options, about) or ("error", too long?, message)."""
+
+    def on_block(block: np.ndarray) -> None:
+        job.on_block(block)
+        decoded.value = job.decoded_s
+
+    def on_option() -> None:
+        job.on_option()
+        done.value = job.options_done
+
+    try:
+        best, about = tune_sample(
+            job, audio, labels, shared_detector(SAMPLE_RATE), on_block, on_option
+        )
+        sender.send(("ok", best, about))
+    except ClassRecError as exc:
+        sender.send(("error", isinstance(exc, SampleTooLong), str(exc)))
+    finally:
+        sender.close()
+
+
+def tune_sample(
+    job: TuningJob,
+    audio: Path,
+    labels: Path,
+    detector: Detector,
+    on_block: Callable[[np.ndarray], None] | None = None,
+    on_option: Callable[[], None] | None = None,
+) -> tuple[VadOptions, dict]:
+    """(best options, about) for a stored sample: `classrec tune` on it, counting progress with
+    `on_block` and `on_option` (the job's own by default). ClassRecErrors name the user's files,
+    never the server's paths."""
+    on_block, on_option = on_block or job.on_block, on_option or job.on_option
+    try:
+        sample = load_sample(labels, audio, detector, job.audio_name, on_block)
+        tried = tune_samples([sample], job.labels_name, job.objective, on_option=on_option)
     except ClassRecError as exc:
         names = {labels: job.labels_name, audio: job.audio_name}
         raise type(exc)(_user_message(exc, names)) from None

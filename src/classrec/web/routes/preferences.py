@@ -14,7 +14,7 @@ from starlette.datastructures import UploadFile
 
 from classrec.errors import ClassRecError
 from classrec.segments import VadOptions
-from classrec.web import analysis, crud, preset_tuning, presets
+from classrec.web import crud, preset_tuning, presets
 from classrec.web.config import Settings
 from classrec.web.deps import DbDep, SettingsDep, ShortUserDep, UserDep, lecture_files
 from classrec.web.models import User
@@ -139,15 +139,14 @@ async def _receive_sample(request: Request, user: User, folder: Path) -> tuple:
 
 
 async def _tune(request: Request, job: TuningJob, folder: Path, audio: Path, labels: Path) -> None:
-    """Read the labels, run the search (in one of the server's analysis slots), then save the
-    preset; the job records how it ended and the sample's files are removed either way."""
+    """Read the labels, run the search (in a process of its own, holding one of the server's
+    analysis slots), then save the preset; the job records how it ended and the sample's files
+    are removed either way."""
     app = request.app
     try:
         await run_in_threadpool(preset_tuning.check_labels, labels, job)
         async with app.state.analysis_slots:
-            best, about = await run_in_threadpool(
-                preset_tuning.tune_sample, job, audio, labels, analysis.detector()
-            )
+            best, about = await run_in_threadpool(preset_tuning.tune_in_child, job, audio, labels)
         await run_in_threadpool(_save_tuned, request, job.user_id, best, about)
         job.done = True
     except ClassRecError as exc:
