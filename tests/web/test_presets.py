@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import multiprocessing
 import struct
 import time
 import wave
@@ -399,3 +400,30 @@ def test_a_second_tuning_while_one_runs_is_409(client, sample, tmp_path) -> None
         assert "a preset is being tuned on long.flac: wait for it" in second.json()["detail"]
         assert first.result().status_code == 200
     assert client.get("/api/me/preset").json()["about"]["tuned_on"] == ["long.flac"]
+
+
+def test_a_tuning_process_that_dies_is_one_line_and_changes_nothing(
+    client, settings, sample, tmp_path
+) -> None:  # noqa: ANN001
+    """The search's process killed halfway (as the kernel's OOM killer would): a 500 with one
+    line, the preset as it was, the sample removed, and the next tuning works."""
+    audio, labels = sample
+    long = tmp_path / "long.flac"
+    ffmpeg("-i", audio, "-af", "apad=pad_dur=240", long)
+    files = {"audio": ("long.flac", long.read_bytes()), "labels": ("l.json", labels.read_bytes())}
+    assert put_preset(client, name="noisy room").status_code == 200
+    with ThreadPoolExecutor(1) as pool:
+        tuning = pool.submit(client.post, "/api/me/preset/sample", files=files)
+        while not multiprocessing.active_children():
+            assert not tuning.done(), tuning.result().text
+            time.sleep(0.01)
+        for child in multiprocessing.active_children():
+            child.kill()
+        response = tuning.result()
+    assert response.status_code == 500
+    assert response.json() == {"detail": "the tuning failed on the server: try again"}
+    assert client.get("/api/me/preset").json()["name"] == "noisy room"
+    assert client.get("/api/me/preset/sample").json()["state"] == "failed"
+    assert list(settings.tmp_dir.iterdir()) == []
+    again = tune_on(client, ("talk.flac", audio.read_bytes()), ("t.json", labels.read_bytes()))
+    assert again.status_code == 200 and again.json()["name"] == "tuned"

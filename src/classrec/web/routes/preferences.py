@@ -4,6 +4,7 @@ uploaded as a `classrec tune` file, or tuned here on a labelled sample (web.pres
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from classrec.web.schemas import PresetIn, PresetOut
 from classrec.web.upload_jobs import declared_seconds
 
 router = APIRouter(prefix="/api/me", tags=["preferences"])
+log = logging.getLogger("classrec.web.presets")
 
 
 def _preset_out(user: User) -> PresetOut:
@@ -69,8 +71,9 @@ async def tune_on_sample(request: Request, user: ShortUserDep, settings: Setting
     (frame_f1 or segment_f1). Answers when the tuned preset is saved; the search runs in a
     task of its own, so a client that leaves does not stop it, and GET /preset/sample shows
     its progress. Bad input is refused with one line (413 too large, 422 otherwise) and
-    changes nothing; a second tuning while one runs is 409. No database session is held
-    while the body arrives or the search runs."""
+    changes nothing; a second tuning while one runs is 409, and a failure of the server's own
+    is 500 with one line. No database session is held while the body arrives or the search
+    runs."""
     _check_size(request, settings)
     jobs = _tuning_jobs(request)
     if running := jobs.running(user.id):
@@ -92,6 +95,8 @@ async def tune_on_sample(request: Request, user: ShortUserDep, settings: Setting
         raise HTTPException(413, str(exc)) from None
     except ClassRecError as exc:
         raise HTTPException(422, str(exc)) from None
+    except Exception:  # logged by the task; nothing was changed
+        raise HTTPException(500, job.error) from None
     with request.app.state.db.session() as db:
         return _preset_out(db.get(User, user.id))
 
@@ -154,6 +159,7 @@ async def _tune(request: Request, job: TuningJob, folder: Path, audio: Path, lab
         raise
     except BaseException:
         job.error = "the tuning failed on the server: try again"
+        log.exception("preset tuning failed", extra={"user_id": job.user_id})
         raise
     finally:
         preset_tuning.remove(folder)
