@@ -109,6 +109,14 @@ def test_tuning_on_a_labelled_sample(browser, module_server, corpus, tmp_path) -
     message = page.inner_text("#preset-status")
     assert message.startswith("room.json: labels run to") and "\n" not in message
     assert page.request.get(f"{url}/api/me/preset").json()["name"] == "tuned"
+
+    # larger than the upload limit (5 MB on this server): refused before anything is sent
+    big = tmp_path / "big.wav"
+    big.write_bytes(bytes(6 * 1024 * 1024))
+    page.set_input_files("#tune-audio", str(big))
+    page.click("#tune-start")
+    status_has(page, "The sample is 6.0 MB: the limit is 5.0 MB.")
+    assert page.request.get(f"{url}/api/me/preset").json()["name"] == "tuned"
     assert not page.errors, page.errors
     page.context.close()
 

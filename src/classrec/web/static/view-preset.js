@@ -4,7 +4,7 @@
 // applies to every lecture the user owns, uploaded or recorded, including those already stored
 // (their probabilities are kept).
 import { api } from "./api.js";
-import { h } from "./dom.js";
+import { bytes, h } from "./dom.js";
 
 const POLL_MS = 400;
 const SCORES = [["frame_f1", "frame F1"], ["segment_f1", "segment F1"],
@@ -51,8 +51,9 @@ function progressText(job) {
   return `Tuning on ${job.audio}: trying options… ${Math.round(job.fraction * 100)} %`;
 }
 
-// The "tune on a labelled sample" form; `show` redraws the card with a saved preset.
-function sampleForm(status, show) {
+// The "tune on a labelled sample" form; `show` redraws the card with a saved preset. The size is
+// checked before anything is sent (the server refuses a larger body unread, as for uploads).
+function sampleForm(status, show, maxUploadBytes) {
   const audio = h("input", { type: "file", id: "tune-audio", accept: "audio/*,video/*" });
   const labels = h("input", { type: "file", id: "tune-labels", accept: ".rttm,.txt,.json,.csv" });
   const objective = h("select", { id: "tune-objective" },
@@ -95,6 +96,10 @@ function sampleForm(status, show) {
   const form = h("form", { id: "tune-form", onsubmit: async (event) => {
     event.preventDefault();
     if (!audio.files[0] || !labels.files[0]) return fail("Choose the audio and its labels first.");
+    const size = audio.files[0].size + labels.files[0].size;
+    if (maxUploadBytes && size > maxUploadBytes) {
+      return fail(`The sample is ${bytes(size)}: the limit is ${bytes(maxUploadBytes)}.`);
+    }
     const body = new FormData();
     body.append("audio", audio.files[0]);
     body.append("labels", labels.files[0]);
@@ -129,7 +134,7 @@ function sampleForm(status, show) {
   return form;
 }
 
-export function presetCard() {
+export function presetCard({ maxUploadBytes } = {}) {
   const room = h("select", { id: "preset-room" });
   const file = h("input", { type: "file", id: "preset-file", accept: ".json,application/json" });
   const status = h("p", { id: "preset-status", role: "status" });
@@ -168,6 +173,6 @@ export function presetCard() {
       + "fans and chairs; quiet room: keeps soft voices."),
     h("label", {}, "Room", room),
     h("label", {}, "Or a preset file from classrec tune", file),
-    sampleForm(status, show),
+    sampleForm(status, show, maxUploadBytes),
     status, table);
 }

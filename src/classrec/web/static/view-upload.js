@@ -68,5 +68,5 @@ export function uploadView({ maxUploadBytes }) {
     h("p", { class: "muted", id: "upload-limit" },
       `Any audio or video file with sound (WAV, MP3, M4A, FLAC, MP4…). ${limit}`),
     h("label", {}, "File", file), h("label", {}, "Title", title), button, progress, status);
-  mount(form, presetCard());
+  mount(form, presetCard({ maxUploadBytes }));
 }
