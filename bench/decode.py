@@ -84,7 +84,7 @@ _folder: Path | None = None
 _made: dict[tuple[Format, float], Path] = {}
 
 
-def _scratch() -> Path:
+def scratch_folder() -> Path:
     """This process's folder for test files, removed at exit (an hour of FLAC is 60 MB)."""
     global _folder
     if _folder is None:
@@ -110,10 +110,10 @@ def media_file(ctx: Context, fmt: Format) -> Path:
     seconds = QUICK_S if ctx.quick else HOUR_S
     if (fmt, seconds) in _made:
         return _made[fmt, seconds]
-    source = _scratch() / "recording.wav"
+    source = scratch_folder() / "recording.wav"
     if not source.exists():
         _write_wav(source, ctx.recording)
-    path = _scratch() / f"{len(_made)}-{seconds:.0f}s{fmt.suffix}"
+    path = scratch_folder() / f"{len(_made)}-{seconds:.0f}s{fmt.suffix}"
     video = ["-f", "lavfi", "-i", "color=c=gray:s=320x240:r=5"] if fmt.video else []
     command = ["ffmpeg", "-v", "error", "-y", *video, "-stream_loop", "-1", "-i", str(source)]
     command += ["-t", f"{seconds}", *fmt.options, str(path)]
@@ -173,7 +173,7 @@ def compare(ctx: Context, fmt: Format, repeats: int) -> dict[str, float]:
     path = media_file(ctx, fmt)
     commands = {
         "ffmpeg": ffmpeg_decode(path),
-        "classrec": classrec_detect(path, _scratch() / "detect.json"),
+        "classrec": classrec_detect(path, scratch_folder() / "detect.json"),
     }
     return best_cpu(commands, repeats)
 

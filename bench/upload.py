@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.common import Context, Section, table
-from bench.decode import MP3_44K, _scratch, classrec_detect, cpu_s, media_file
+from bench.decode import MP3_44K, classrec_detect, cpu_s, media_file, scratch_folder
 from bench.live import COOKIE, CSRF, _request, proc_cpu_s, server
 
 FORMAT = MP3_44K
@@ -87,7 +87,7 @@ def measure(path: Path) -> dict[str, float]:
 def run(ctx: Context) -> Section:
     path = media_file(ctx, FORMAT)
     wall0 = time.perf_counter()
-    detect_cpu = cpu_s(classrec_detect(path, _scratch() / "upload-detect.json"))
+    detect_cpu = cpu_s(classrec_detect(path, scratch_folder() / "upload-detect.json"))
     detect_wall = time.perf_counter() - wall0
     got = measure(path)
     minutes = got["duration_s"] / 60
