@@ -335,6 +335,16 @@ def test_a_sample_longer_than_allowed_is_413(client, sample, monkeypatch) -> Non
     assert client.get("/api/me/preset").json()["name"] == "default"
 
 
+def test_a_labels_file_larger_than_allowed_is_413(client, sample, monkeypatch) -> None:  # noqa: ANN001
+    audio, labels = sample
+    monkeypatch.setattr(preset_tuning, "MAX_LABELS_MB", 0.1)  # the tests' upload limit is 1 MB
+    padded = labels.read_bytes() + b" " * 200_000  # still valid JSON
+    response = tune_on(client, ("talk.flac", audio.read_bytes()), ("t.json", padded))
+    assert response.status_code == 413
+    assert response.json()["detail"] == "the labels file is larger than 0.1 MB: is it labels?"
+    assert client.get("/api/me/preset").json()["name"] == "default"
+
+
 def test_progress_goes_from_decoding_to_searching() -> None:
     job = TuningJob(1, "talk.flac", "talk.json", total_s=10.0)
     assert job.progress()["state"] == "running"

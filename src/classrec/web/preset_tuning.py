@@ -51,6 +51,8 @@ from classrec.web.presets import DEFAULT, ROOMS, options_json
 MAX_SAMPLE_MINUTES = 30
 """Longest sample (minutes): a few minutes show a room; the search's time grows with length
 (about 3 s of CPU for 3 minutes)."""
+MAX_LABELS_MB = 5
+"""Largest labels file (MB): labels are parsed in memory, and a day of RTTM lines is under 1 MB."""
 SAMPLE_RATE = 16000
 FOLDER_PREFIX = "tune-"
 PROGRESS_S = 0.1

@@ -127,6 +127,9 @@ async def _receive_sample(request: Request, user: User, folder: Path) -> tuple:
         audio, labels = form.get("audio"), form.get("labels")
         if not isinstance(audio, UploadFile) or not isinstance(labels, UploadFile):
             raise HTTPException(422, "send the audio and its labels (form fields audio, labels)")
+        if (labels.size or 0) > preset_tuning.MAX_LABELS_MB * 1024 * 1024:
+            limit = preset_tuning.MAX_LABELS_MB
+            raise HTTPException(413, f"the labels file is larger than {limit:g} MB: is it labels?")
         objective = form.get("objective") or "frame_f1"
         try:
             objective = preset_tuning.check_objective(str(objective))
