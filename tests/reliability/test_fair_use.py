@@ -325,7 +325,8 @@ def test_nobody_elsewhere_can_lock_an_owner_out(app) -> None:  # noqa: ANN001
 
 def test_signup_answers_alike_for_taken_and_new_emails(app) -> None:  # noqa: ANN001
     """A stranger cannot tell from a signup's answer whether the e-mail has an account: same
-    status, headers and body, and the same time (medians of 6 interleaved tries within 20%);
+    status, headers and body, and the same time (medians of 8 interleaved tries within 25%: the
+    gap was 99% when only a new e-mail's password was hashed, 2 ms vs 463 ms);
     the taken account is unchanged and nobody is logged in by it."""
     stranger = {"password": "another passphrase"}
 
@@ -341,7 +342,7 @@ def test_signup_answers_alike_for_taken_and_new_emails(app) -> None:  # noqa: AN
         client.get("/health")
         client.headers["x-csrf-token"] = client.cookies["classrec_csrf"]
         tries = [(attempt(client, "alice@example.org"), attempt(client, f"n{i}@example.org"))
-                 for i in range(6)]  # fmt: skip
+                 for i in range(8)]  # fmt: skip
         login = [client.post("/api/auth/login", json={**stranger, "email": e}).status_code
                  for e in ("alice@example.org", "n0@example.org")]  # fmt: skip
     taken = statistics.median(t[0][0] for t in tries)
@@ -351,7 +352,7 @@ def test_signup_answers_alike_for_taken_and_new_emails(app) -> None:  # noqa: AN
            distinct_answers=len(answers), status=tries[0][0][1][0])  # fmt: skip
     assert len(answers) == 1 and tries[0][0][1][0] == 202
     assert "set-cookie" not in dict(tries[0][0][1][2])
-    assert abs(taken - new) < 0.2 * max(taken, new)
+    assert abs(taken - new) < 0.25 * max(taken, new)
     assert login == [401, 200]
 
 
