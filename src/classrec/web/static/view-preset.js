@@ -7,12 +7,14 @@ import { api } from "./api.js";
 import { bytes, h } from "./dom.js";
 
 const POLL_MS = 400;
+const RESTARTED = "The tuning stopped (the server restarted): send the sample again.";
 const SCORES = [["frame_f1", "frame F1"], ["segment_f1", "segment F1"],
   ["false_alarms_per_hour", "false alarms / h"]];
 
 function summary(preset) {
   const o = preset.options;
-  const from = preset.name === "tuned" && preset.about ? ` (tuned on ${preset.about.tuned_on})` : "";
+  const tuned = preset.name === "tuned" && preset.about;
+  const from = tuned ? ` (tuned on ${preset.about.tuned_on})` : "";
   return `Using “${preset.name}”${from}: speech starts at probability ${o.threshold}, `
     + `pieces shorter than ${o.min_speech_ms} ms are dropped.`;
 }
@@ -87,6 +89,7 @@ function sampleForm(status, show, maxUploadBytes) {
         job = await api("GET", "/api/me/preset/sample");
       }
       if (job.state === "failed") fail(job.error);
+      else if (job.state === "none") fail(RESTARTED);
       else show(await api("GET", "/api/me/preset"));
     } catch (e) {
       fail(e.message);
