@@ -50,6 +50,8 @@ ROUTES = {  # every route of the app → who may use it
     ("GET", "/api/storage"): USER,
     ("GET", "/api/me/preset"): USER,  # each user's own (tests/web/test_presets.py)
     ("PUT", "/api/me/preset"): USER,
+    ("POST", "/api/me/preset/sample"): USER,  # tuned on a labelled sample (test_presets.py)
+    ("GET", "/api/me/preset/sample"): USER,
     ("GET", "/api/lectures"): USER,
     ("POST", "/api/lectures"): USER,
     ("POST", "/api/lectures/upload"): USER,
