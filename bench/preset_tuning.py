@@ -5,8 +5,9 @@ meanwhile.
 
 The sample is a labelled dev recording (`speech/labelled-real`, read French, five labelled
 regions) played again and again to `SAMPLE_S` seconds, its labels shifted to match (smoke run:
-once). The server (`python -m classrec.web`, data in a temporary folder) gets it as the page
-sends it (multipart POST /api/me/preset/sample, answered once the preset is saved). A live
+the labelled 10 s test fixture, once). The server (`python -m classrec.web`, data in a
+temporary folder) gets it as the page sends it (multipart POST /api/me/preset/sample, answered
+once the preset is saved). A live
 stream of the test lecture fed at real-time pace runs through the whole measurement; the delay
 from sending each window's last byte to receiving its probability is compared during the tuning
 and outside it (the search runs in a process of its own: in a thread of the server it held the
@@ -42,10 +43,11 @@ LIVE_LEAD_S = 5.0
 """Seconds of live audio before the tuning starts (and at least as many after it)."""
 
 
-def make_sample(data: Path, folder: Path, seconds: float) -> tuple[Path, Path]:
-    """(WAV, JSON labels): the labelled recording repeated to at least `seconds`."""
-    samples = load_audio(data / f"{RECORDING}.flac", SAMPLE_RATE)
-    found = json.loads((data / f"{RECORDING}.json").read_text())["speech"]
+def make_sample(source: Path, folder: Path, seconds: float) -> tuple[Path, Path]:
+    """(WAV, JSON labels): a labelled recording (`source`.flac, `source`.json) repeated to at
+    least `seconds`."""
+    samples = load_audio(source.with_suffix(".flac"), SAMPLE_RATE)
+    found = json.loads(source.with_suffix(".json").read_text())["speech"]
     duration = len(samples) / SAMPLE_RATE
     repeats = max(1, int(np.ceil(seconds / duration)))
     audio, labels = folder / "room.wav", folder / "room.json"
@@ -140,7 +142,8 @@ def _stats(delays: list[float]) -> list[str]:
 def run(ctx: Context) -> Section:
     with tempfile.TemporaryDirectory(prefix="classrec-bench-tune-") as tmp:
         folder = Path(tmp)
-        audio, labels = make_sample(ctx.data, folder, 0 if ctx.quick else SAMPLE_S)
+        source = FIXTURE if ctx.quick else ctx.data / RECORDING  # smoke: the labelled fixture
+        audio, labels = make_sample(source, folder, 0 if ctx.quick else SAMPLE_S)
         sample_s = wave.open(str(audio)).getnframes() / SAMPLE_RATE
         before_s, best = in_process(audio, labels)
         (folder / "data").mkdir()

@@ -21,6 +21,7 @@ SMOKE = [
     "memory",
     "profile",
     pytest.param("live", marks=pytest.mark.slow),  # starts the web app in a subprocess
+    pytest.param("preset_tuning", marks=pytest.mark.slow),  # the web app, and a tuning process
     pytest.param("scaleout", marks=pytest.mark.slow),  # starts a local Ray runtime, if installed
 ]
 
