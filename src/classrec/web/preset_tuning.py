@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from classrec.errors import ClassRecError
+from classrec.features import SAMPLE_RATE
 from classrec.labels import LABEL_FORMATS, read_labels
 from classrec.model import Detector
 from classrec.pipeline import shared_detector
@@ -53,7 +54,6 @@ MAX_SAMPLE_MINUTES = 30
 (about 3 s of CPU for 3 minutes)."""
 MAX_LABELS_MB = 5
 """Largest labels file (MB): labels are parsed in memory, and a day of RTTM lines is under 1 MB."""
-SAMPLE_RATE = 16000
 FOLDER_PREFIX = "tune-"
 PROGRESS_S = 0.1
 """How often (s) the child's progress is copied to the job the page reads."""

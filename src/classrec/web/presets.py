@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from classrec.errors import ClassRecError
+from classrec.features import WINDOW_SECONDS
 from classrec.presets import parse_preset
 from classrec.segments import VadOptions
 from classrec.stream import EventTracker
@@ -26,7 +27,6 @@ DEFAULT = "default"
 UPLOADED = "uploaded"
 TUNED = "tuned"
 """Options tuned by the server on the user's labelled sample; stored with how they scored."""
-WINDOW_S = 0.032
 ROOMS: dict[str, VadOptions] = {
     DEFAULT: VadOptions(),
     # Little noise to mistake for speech, but soft or distant voices (a student's question from
@@ -96,7 +96,7 @@ class SpeechLight:
     cannot light up the past)."""
 
     def __init__(self, options: VadOptions = ROOMS[DEFAULT]) -> None:
-        self.tracker = EventTracker(options, WINDOW_S)
+        self.tracker = EventTracker(options, WINDOW_SECONDS)
         self.on = False
 
     def feed(self, probs: np.ndarray) -> bool:
