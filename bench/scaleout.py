@@ -8,9 +8,8 @@ from pathlib import Path
 
 from bench.common import Context, Section, table
 from bench.memory import write_flac
-from classrec.cli import Job, _detect_worker
+from classrec.batch import DetectSettings, Job, detect_worker
 from classrec.errors import ClassRecError
-from classrec.segments import VadOptions
 
 FILES, MINUTES, WORKERS = 8, 2.0, 2
 
@@ -28,7 +27,7 @@ def run(ctx: Context) -> Section:
     except ClassRecError as exc:
         return Section("Scale-out with Ray", f"Not measured: {exc}")
     files, minutes = (2, 0.1) if ctx.quick else (FILES, MINUTES)
-    settings = ("json", VadOptions(), 16000, True)
+    settings = [DetectSettings(force=True)]
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in"
         src.mkdir()
@@ -36,14 +35,14 @@ def run(ctx: Context) -> Section:
             write_flac(src / f"f{i}.flac", ctx.recording[i * 16000 * 7 :], minutes * 60)
         start = time.perf_counter()
         for job in _jobs(src, Path(tmp) / "serial"):
-            _detect_worker(job, *settings)
+            detect_worker(job, *settings)
         serial = time.perf_counter() - start
         start = time.perf_counter()
         engine_ray.connect(None, WORKERS)
         init = time.perf_counter() - start
-        list(engine_ray.run_tasks(_detect_worker, _jobs(src, Path(tmp) / "warm"), settings))
+        list(engine_ray.run_tasks(detect_worker, _jobs(src, Path(tmp) / "warm"), settings))
         start = time.perf_counter()
-        list(engine_ray.run_tasks(_detect_worker, _jobs(src, Path(tmp) / "ray"), settings))
+        list(engine_ray.run_tasks(detect_worker, _jobs(src, Path(tmp) / "ray"), settings))
         ray_s = time.perf_counter() - start
         same = all(
             (Path(tmp) / "ray" / f.name).read_bytes() == f.read_bytes()

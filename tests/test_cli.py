@@ -17,9 +17,10 @@ from helpers import BAD, ENCODINGS, FOUND_S, LECTURE, assert_matches_regions, ff
 from threadpoolctl import threadpool_info
 
 from classrec.audio import iter_blocks, probe_duration
-from classrec.cli import COMMANDS, build_parser, main, register, seconds_bar
+from classrec.cli import COMMANDS, build_parser, main, register
 from classrec.outputs import FORMATS, parse_segments
 from classrec.pipeline import detect_file, file_probabilities
+from classrec.progress import seconds_bar
 from classrec.segments import Segment
 
 REGIONS = json.loads((LECTURE.parent / "lecture.json").read_text())["speech"]

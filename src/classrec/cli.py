@@ -2,7 +2,9 @@
 
 Each subcommand is registered by one `add_*_parser(sub)` function listed in `COMMANDS`; it builds
 its parser and sets `run=` to a function of the parsed arguments returning the exit status. To add
-a command, write such a function and append it to `COMMANDS` (or call `register(fn)`).
+a command, write such a function and append it to `COMMANDS` (or call `register(fn)`). The work
+itself is the library's (`classrec.batch` for many files, `classrec.pipeline` for one, progress
+bars from `classrec.progress`): this module only parses arguments, calls it and prints.
 
 Errors the user can cause (`ClassRecError`) print one line on stderr and exit 1; Ctrl-C exits 130
 and leaves no partial output (every file is written to a temporary name and renamed); other
@@ -15,42 +17,28 @@ import argparse
 import os
 import sys
 import traceback
-from collections import Counter
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
 
-from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from classrec.audio import MEDIA_EXTENSIONS, STDIN, probe_duration
+from classrec.audio import probe_duration
 from classrec.auto_threshold import parse_threshold
+from classrec.batch import DetectSettings, detect_job, plan_jobs, run_batch
 from classrec.compare import add_compare_parser
 from classrec.errors import ClassRecError
 from classrec.features import SAMPLE_RATE, WINDOW_SAMPLES
 from classrec.finetune import add_finetune_parser
 from classrec.lab.evaluate import add_parser as add_evaluate_parser
-from classrec.outputs import (
-    FORMATS,
-    check_writable,
-    extension,
-    format_probabilities,
-    format_segments,
-    write_atomic,
-)
-from classrec.pipeline import detect_file, file_probabilities, shared_detector
+from classrec.outputs import FORMATS, check_writable, extension, format_probabilities, write_atomic
+from classrec.pipeline import file_probabilities, limit_blas_threads, shared_detector
 from classrec.presets import PresetAction
+from classrec.progress import file_progress, seconds_bar
 from classrec.segments import VadOptions
 from classrec.speech_only import SPEECH_ONLY_PADS_MS
 from classrec.tune import add_tune_parser
 
 PROG = "classrec"
-BLAS_THREADS = 1
-"""BLAS threads per process: the detector's matrix products are small, and extra threads only spin
-against each other and other processes (a 1-hour file took 3.4 s of model CPU with 2 threads on a
-busy 2-core machine, 0.6 s with 1); files run in parallel with --jobs instead."""
 
 
 # -- shared options ------------------------------------------------------------------------------
@@ -125,46 +113,6 @@ def _subparser(sub, name: str, help: str, examples: str) -> argparse.ArgumentPar
     return parser
 
 
-def progress_bar(
-    total: float, unit: str, desc: str, file: TextIO | None = None, bar_format: str | None = None
-) -> tqdm:
-    """tqdm on stderr, shown only when stderr is a terminal (quiet in logs and pipes); on
-    `file` when one is given."""
-    disable = file is None and not sys.stderr.isatty()
-    return tqdm(
-        total=total or None, unit=unit, desc=desc, file=file, disable=disable, bar_format=bar_format
-    )
-
-
-def seconds_bar(
-    total_s: float, desc: str, file: TextIO | None = None
-) -> tuple[tqdm, Callable[[float], None]]:
-    """A seconds-of-audio progress bar and the function advancing it by some seconds.
-
-    `total_s` comes from the header and can be short of what decodes: the total grows with the
-    count instead of the ETA going negative (`[00:19<-00:00]`)."""
-    shape = "{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]"
-    bar = progress_bar(total_s, "s", desc, file, shape if total_s else "{desc}: {n:.0f} s")
-
-    def advance(seconds: float) -> None:
-        if bar.total and bar.n + seconds > bar.total:
-            bar.total = bar.n + seconds
-        bar.update(seconds)
-
-    return bar, advance
-
-
-def _file_progress(path: Path, sample_rate: int) -> tuple[tqdm, Callable]:
-    """A seconds-of-audio progress bar for one long file, and the block callback feeding it."""
-    bar, advance = seconds_bar(probe_duration(path), _display_name(path))
-    return bar, lambda block: advance(len(block) / sample_rate)
-
-
-def _display_name(path: Path) -> str:
-    """The input's name in outputs and progress bars ("stdin" for -)."""
-    return "stdin" if str(path) == STDIN else path.name
-
-
 def positive_int(text: str) -> int:
     """argparse type: a whole number >= 1 (`--jobs 0` would start no worker)."""
     try:
@@ -177,143 +125,25 @@ def positive_int(text: str) -> int:
 
 
 # -- detect --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Job:
-    """One input file and where its result goes (None: stdout)."""
-
-    source: Path
-    dest: Path | None
-
-
-def media_files(inputs: Iterable[str]) -> list[tuple[Path, Path]]:
-    """(file, root) for every input: files as given, folders walked for media files (sorted).
-
-    `root` is the folder an output path is made relative to."""
-    found = []
-    for name in inputs:
-        path = Path(name)
-        if name == STDIN:
-            if len(inputs) > 1:
-                raise ClassRecError("- (standard input) must be the only input")
-            found.append((path, Path(".")))
-        elif not path.exists():
-            raise ClassRecError(f"{path}: no such file or folder")
-        elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in MEDIA_EXTENSIONS)
-            if not files:
-                raise ClassRecError(f"{path}: folder contains no audio or video files")
-            found += [(p, path) for p in files if p.is_file()]
-        else:
-            found.append((path, path.parent))
-    return found
-
-
-def plan_jobs(inputs: list[str], output: str | None, suffix: str) -> list[Job]:
-    """Map inputs to outputs: one file → `output` (or stdout); several → files in folder
-    `output`, mirroring the folder layout below each input folder."""
-    files = media_files(inputs)
-    single = len(files) == 1 and not Path(inputs[0]).is_dir()
-    if output is None:
-        if not single:
-            raise ClassRecError("several input files: give an output folder with -o FOLDER")
-        return [Job(files[0][0], None)]
-    out = Path(output)
-    if single and not out.is_dir() and not output.endswith(os.sep):
-        return [Job(files[0][0], out)]
-    dests = [out / f.relative_to(root).with_suffix(suffix) for f, root in files]
-    clash = {d for d, n in Counter(dests).items() if n > 1}  # talk.wav, talk.mp4 → talk.wav.json
-    return [
-        Job(f, d.with_name(f.name + suffix) if d in clash else d)
-        for (f, _), d in zip(files, dests, strict=True)
-    ]
-
-
-def _detect_one(job: Job, fmt: str, options: VadOptions, rate: int, force: bool, bar: bool):
-    """Detect speech in one file and write (or return, for stdout) the formatted result."""
-    if job.dest is not None:
-        check_writable(job.dest, force)  # before the work, not after
-    progress, on_block = _file_progress(job.source, rate) if bar else (None, None)
-    try:
-        segments, _, _ = detect_file(job.source, options, rate, shared_detector(rate), on_block)
-    finally:
-        if progress is not None:
-            progress.close()
-    text = format_segments(segments, fmt, _display_name(job.source))
-    if job.dest is None:
-        return text
-    write_atomic(job.dest, text, force)
-    return None
-
-
-_interrupted = False  # set in a worker process once Ctrl-C reached it
-
-
-def _detect_worker(job: Job, *settings) -> str | None:
-    """Pool entry point: the error message instead of an exception (tracebacks stay local).
-
-    Ctrl-C reaches the workers too: the file in progress is abandoned (its temporary output
-    removed) and files already queued to this worker are skipped, so the command stops at once.
-    """
-    global _interrupted
-    if _interrupted:
-        return f"{job.source}: skipped (interrupted)"
-    try:
-        with threadpool_limits(BLAS_THREADS, user_api="blas"):
-            _detect_one(job, *settings, False)
-    except KeyboardInterrupt:
-        _interrupted = True
-        return f"{job.source}: interrupted"
-    except ClassRecError as exc:
-        return str(exc)
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the folder
-        return f"{job.source}: {exc.__class__.__name__}: {exc}"
-    return None
-
-
-def _detect_results(args: argparse.Namespace, jobs: list[Job], settings: tuple, workers: int):
-    """Errors (or None) of `_detect_worker` over the jobs, as they finish: a local process pool,
-    or Ray tasks with `--engine ray` (classrec.engine_ray; same worker, same outputs)."""
-    if args.engine == "ray":
-        from classrec.engine_ray import run_tasks
-
-        yield from run_tasks(_detect_worker, jobs, settings, args.ray_address, args.jobs)
-        return
-    with ProcessPoolExecutor(workers) as pool:
-        futures = [pool.submit(_detect_worker, job, *settings) for job in jobs]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        except BaseException:  # Ctrl-C: do not start the files still queued
-            pool.shutdown(cancel_futures=True)
-            raise
-
-
 def run_detect(args: argparse.Namespace) -> int:
     jobs = plan_jobs(args.inputs, args.output, extension(args.format))
-    settings = (args.format, vad_options(args), args.sample_rate, args.force)
+    settings = DetectSettings(args.format, vad_options(args), args.sample_rate, args.force)
     if len(jobs) == 1:
-        text = _detect_one(jobs[0], *settings, True)
+        text = detect_job(jobs[0], settings, progress=True)
         if text is not None:
             sys.stdout.write(text)
         return 0
-    for folder in {job.dest.parent for job in jobs}:
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            what = f"cannot create the output folder ({exc.strerror})"
-            raise ClassRecError(f"{folder}: {what}") from None
-    failed = 0
-    workers = max(1, min(args.jobs or os.cpu_count() or 1, len(jobs)))
-    bar = progress_bar(len(jobs), "file", "detect")
-    for error in _detect_results(args, jobs, settings, workers):
-        if error is not None:
-            failed += 1
-            bar.write(f"{PROG}: error: {error}", file=sys.stderr)
-        bar.update()
-    bar.close()
-    if failed:
-        print(f"{PROG}: {failed} of {len(jobs)} files failed", file=sys.stderr)
-    return 1 if failed else 0
+    errors = run_batch(
+        jobs,
+        settings,
+        workers=args.jobs,
+        engine=args.engine,
+        ray_address=args.ray_address,
+        on_error=lambda error: print(f"{PROG}: error: {error}", file=sys.stderr),
+    )
+    if errors:
+        print(f"{PROG}: {len(errors)} of {len(jobs)} files failed", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def add_detect_parser(sub) -> None:
@@ -349,7 +179,7 @@ def run_probs(args: argparse.Namespace) -> int:
     source, rate = Path(args.input), args.sample_rate
     if args.output:
         check_writable(args.output, args.force)
-    progress, on_block = _file_progress(source, rate)
+    progress, on_block = file_progress(source, rate)
     with progress:
         probs, _ = file_probabilities(
             source, rate, shared_detector(rate), on_block, classes=args.classes
@@ -385,7 +215,7 @@ def run_speech_only(args: argparse.Namespace) -> int:
     from classrec.speech_only import PauseOptions, speech_only
 
     pauses = PauseOptions(args.keep_pause_ms, args.pause_ms, args.pause_ratio)
-    progress, on_block = _file_progress(Path(args.input), args.sample_rate)
+    progress, on_block = file_progress(Path(args.input), args.sample_rate)
     cutting: list[tuple[tqdm, Callable[[float], None]]] = []
 
     def on_cut(seconds: float) -> None:  # the second pass gets its own bar when it starts
@@ -441,7 +271,7 @@ def run_plot(args: argparse.Namespace) -> int:
     check_writable(args.output, args.force)
     source, rate = Path(args.input), args.sample_rate
     _check_plot_request(args.output, args.start, args.end, probe_duration(source))
-    progress, on_block = _file_progress(source, rate)
+    progress, on_block = file_progress(source, rate)
     with progress:
         plot_file(
             source,
@@ -559,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = getattr(args, "debug", False)
     try:
-        with threadpool_limits(BLAS_THREADS, user_api="blas"):
+        with limit_blas_threads():  # one thread: see pipeline.BLAS_THREADS
             return args.run(args)
     except ClassRecError as exc:
         if debug:

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import soxr
+from threadpoolctl import threadpool_limits
 
-from classrec.audio import MAX_CHANNELS, MIN_SAMPLE_RATE, iter_blocks
+from classrec.audio import MAX_CHANNELS, MIN_SAMPLE_RATE, STDIN, iter_blocks
 from classrec.errors import ClassRecError
 from classrec.features import SAMPLE_RATE, WINDOW_SAMPLES, window_samples
 from classrec.model import Detector, as_samples
@@ -30,6 +31,17 @@ BLOCK_WINDOWS = 1024
 MAX_INPUT_RATE = 768000
 """Highest input rate (Hz) accepted: above it the number is a mistake, not audio (the lowest is
 audio.MIN_SAMPLE_RATE, as for files)."""
+BLAS_THREADS = 1
+"""BLAS threads per process: the detector's matrix products are small, and extra threads only spin
+against each other and other processes (a 1-hour file took 3.4 s of model CPU with 2 threads on a
+busy 2-core machine, 0.6 s with 1); run files in parallel processes instead (`classrec.batch`)."""
+
+
+def limit_blas_threads() -> threadpool_limits:
+    """Limit BLAS to BLAS_THREADS threads in this process: at once, and as a context manager
+    (`with limit_blas_threads(): ...`) until the block ends. The CLI, its worker processes and
+    the web server (`python -m classrec.web`) call it once at start."""
+    return threadpool_limits(BLAS_THREADS, user_api="blas")
 
 
 @functools.cache
@@ -147,6 +159,11 @@ def detect(
 
 
 # -- files ---------------------------------------------------------------------------------------
+def source_name(path: str | Path) -> str:
+    """A file's name as outputs and progress bars show it ("stdin" for -)."""
+    return "stdin" if str(path) == STDIN else Path(path).name
+
+
 def file_probabilities(
     path: str | Path,
     sample_rate: int = SAMPLE_RATE,

@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from classrec.errors import ClassRecError
+from classrec.pipeline import limit_blas_threads
 from classrec.web.app import create_app
 from classrec.web.backup import backup_database
 from classrec.web.config import Settings
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def serve(settings: Settings) -> None:
     setup_logging(settings.log_level)
+    # the server runs many small computations side by side (the live hub's ticks, uploads in
+    # the thread pool): BLAS threads would only spin on the cores the sockets need
+    limit_blas_threads()
     uvicorn.run(
         create_app(settings),
         host=settings.host,
