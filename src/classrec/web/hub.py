@@ -1,11 +1,13 @@
 """The batching hub: every live recording of the server, advanced by the detector together.
 
 - One asyncio task (`LiveHub._run`) wakes every TICK_S, collects the complete windows of all
-  live streams and runs them in a single-thread executor: each round is one `Detector.step`
-  with the streams' states stacked (`step_batch`), so the event loop never computes and N
-  streams cost one matmul per round. That thread only computes: anything that waits for the
-  disk (opening, fsync, closing, WAV header fixes) runs in the shared thread pool, outside the
-  compute lock, so 500 streams starting or stopping at once never delay the others.
+  live streams and advances them together (`step_batch`): each round is one `Detector.step`
+  with the streams' states stacked, so N streams cost one matmul per round, not N. The
+  computing runs on the event loop itself (a few ms per tick at 300 streams): under one GIL a
+  separate detector thread gave no parallelism, only hand-offs that delayed every socket
+  (measured in BENCHMARKS.md, section "Live server under load"). Anything that waits for the
+  disk (opening, fsync, closing, WAV header fixes) runs in the thread pool, outside the compute
+  lock, so 500 streams starting or stopping at once never delay the other streams.
 - Fair use (docs/reliability.md): a stream gets at most WINDOWS_PER_TICK windows per tick, its
   socket stops reading while BACKLOG_S of audio waits, and owners and the server have a
   maximum of streams (`_make_room`), a recording length and a storage quota (`_set_limits`).
@@ -19,7 +21,6 @@ import asyncio
 import logging
 import time
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,8 +41,10 @@ log = logging.getLogger("classrec.web.live")
 WINDOW = analysis.WINDOW_SAMPLES
 WINDOW_BYTES = WINDOW * 2
 BYTES_PER_S = storage.SAMPLE_RATE * 2
-TICK_S = 0.05
-WINDOWS_PER_TICK = 32
+TICK_S = 0.025
+"""How often the hub advances the streams (s): a window waits for the next tick, 12 ms on
+average (a 50 ms tick doubled the median latency for the same CPU)."""
+WINDOWS_PER_TICK = 16
 """Most windows one stream gets per tick (20x real time): a stream with a backlog cannot make a
 tick long for the others; its backlog drains over the next ticks."""
 BACKLOG_S = 10.0
@@ -191,16 +194,12 @@ class LiveHub:
         self.settings, self.db = settings, db
         self.streams: dict[str, LiveStream] = {}
         self.idle_s = 600.0
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="detector")
         self._compute = asyncio.Lock()
         # per lecture: opening, closing and reopening never overlap (dropped when unused)
         self._lecture_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
         self._tasks: list[asyncio.Task] = []
-
-    async def _in_worker(self, fn, *args):  # noqa: ANN001, ANN202 - thin executor wrapper
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:
@@ -215,7 +214,6 @@ class LiveHub:
             task.cancel()
         for stream in list(self.streams.values()):
             await self._interrupt(stream)
-        self._executor.shutdown(wait=True)
 
     async def _run(self) -> None:
         while True:
@@ -246,7 +244,7 @@ class LiveHub:
             if not ready:
                 return
             jobs = [(s.state, s.take_windows(WINDOWS_PER_TICK)) for s in ready]
-            results = await self._in_worker(step_batch, analysis.detector(), jobs)
+            results = step_batch(analysis.detector(), jobs)
             free = storage.free_bytes(self.settings.data_dir)
             for stream, (probs, state) in zip(ready, results, strict=True):
                 stream.state = state
@@ -384,8 +382,8 @@ class LiveHub:
                 windows = np.concatenate([windows, tail[None, :]])
                 stream.pending.clear()
             if len(windows):
-                ((probs, stream.state),) = await self._in_worker(
-                    step_batch, analysis.detector(), [(stream.state, windows)]
+                ((probs, stream.state),) = step_batch(
+                    analysis.detector(), [(stream.state, windows)]
                 )
                 stream.publish(probs, storage.free_bytes(self.settings.data_dir))
             self.streams.pop(stream.lecture_id, None)

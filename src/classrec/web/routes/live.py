@@ -167,7 +167,8 @@ async def _receive_loop(
 async def _pace(stream: LiveStream, size: int) -> None:
     """Read no further until the stream is within its rate and its backlog is small: the
     client's sends then block in TCP, so one socket cannot flood the disk or the detector."""
-    await asyncio.sleep(stream.bucket.delay(size))
+    if delay := stream.bucket.delay(size):  # within the rate: read on without yielding
+        await asyncio.sleep(delay)
     while len(stream.pending) > BACKLOG_S * BYTES_PER_S and not stream.suspended:
         await asyncio.sleep(TICK_S)
 

@@ -7,7 +7,7 @@ export async function listInputs() {
   return devices.filter((d) => d.kind === "audioinput");
 }
 
-// Opens a microphone and calls onChunk(Int16Array, level) every 128 ms.
+// Opens a microphone and calls onChunk(Int16Array, level) every 100 ms (worklet.js).
 export class Microphone {
   async open(deviceId, onChunk) {
     this.close();
