@@ -28,7 +28,7 @@ from classrec.checkpoint import (  # noqa: F401 - model_config, weights_sha256: 
     weights_sha256,
 )
 from classrec.errors import ClassRecError
-from classrec.features import frame, window_samples
+from classrec.features import SAMPLE_RATE, frame, window_samples
 from classrec.kernels import State
 
 BACKENDS = ("auto", "numpy", "onnxruntime")
@@ -85,7 +85,7 @@ class Detector:
 
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = SAMPLE_RATE,
         weights: str | Path | None = None,
         backend: str = "auto",
     ) -> None:

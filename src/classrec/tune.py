@@ -23,9 +23,9 @@ import numpy as np
 
 from classrec.auto_threshold import AUTO
 from classrec.errors import ClassRecError
-from classrec.features import WINDOW_SECONDS
+from classrec.features import SAMPLE_RATE, WINDOW_SECONDS
 from classrec.labels import read_labels, window_labels
-from classrec.pipeline import file_probabilities
+from classrec.pipeline import file_probabilities, shared_detector
 from classrec.presets import save_preset
 from classrec.scoring import Counts, count
 from classrec.segments import VadOptions, speech_segments
@@ -71,7 +71,7 @@ def load_sample(
     file's lines are picked by it. `on_block` sees the decoded 16 kHz blocks (progress)."""
     name = name or audio.name
     regions = read_labels(labels, Path(name).stem)
-    probs, duration = file_probabilities(audio, 16000, detector, on_block)
+    probs, duration = file_probabilities(audio, SAMPLE_RATE, detector, on_block)
     if regions and regions[-1].end > duration + LABEL_PAST_END_S:
         raise ClassRecError(
             f"{labels}: labels run to {regions[-1].end:.1f} s but {name} lasts {duration:.1f} s;"
@@ -224,8 +224,6 @@ def table(rows: list[tuple[str, VadOptions, Counts, Counts | None]]) -> str:
 
 # -- command -------------------------------------------------------------------------------------
 def run_tune(args: argparse.Namespace) -> int:
-    from classrec.stream import shared_detector
-
     if args.output:
         from classrec.outputs import check_writable
 
@@ -233,7 +231,7 @@ def run_tune(args: argparse.Namespace) -> int:
     audio = [Path(a) for a in args.audio]
     if len(audio) > 1 and Path(args.labels).suffix.lower() != ".rttm":
         raise ClassRecError("several recordings need one RTTM file that labels them all")
-    samples = [load_sample(Path(args.labels), a, shared_detector(16000)) for a in audio]
+    samples = [load_sample(Path(args.labels), a, shared_detector(SAMPLE_RATE)) for a in audio]
     tune, held = samples, []
     if args.holdout_from is not None:
         tune, held = split_samples(samples, args.holdout_from)
