@@ -78,9 +78,11 @@ def test_record_library_lecture_upload(browser_page, server, lecture_pcm, tmp_pa
     page.evaluate("window.classrec.uplink.dropConnection()")
     page.wait_for_selector("#connection[data-state=reconnecting]", state="attached")
     page.wait_for_selector("#connection[data-state=connected]", timeout=10000)
+    sizes: set[int] = set()  # bytes of the chunks not yet acknowledged, seen while recording
     for i in range(40):
         page.wait_for_timeout(250)
         states.add(page.get_attribute("#speech-indicator", "data-state"))
+        sizes |= set(page.evaluate("window.classrec.uplink.chunks.map(c => c.data.length)"))
         if i == 20:
             shot(page, "2-recording")
     page.click("#stop")
@@ -88,6 +90,7 @@ def test_record_library_lecture_upload(browser_page, server, lecture_pcm, tmp_pa
     lecture_id = page.evaluate("window.classrec.lectureId")
     captured = page.evaluate("window.classrec.uplink.total")
     assert {"speech", "silence"} <= states or not trained(), states
+    assert sizes == {3200}, sizes  # one frame per 100 ms of audio (static/worklet.js)
 
     page.goto(f"{server.url}/#/library")
     page.wait_for_selector(f"tr[data-id='{lecture_id}']")
