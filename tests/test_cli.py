@@ -99,6 +99,22 @@ def test_folder_with_a_bad_file_processes_the_rest(capsys, tmp_path: Path, encod
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("given", ["folder", "file with -o DIR/"])
+def test_one_file_into_a_new_output_folder(capsys, tmp_path: Path, given: str) -> None:
+    """The output folder is made for one file as for several (it said "folder out does not
+    exist" when the input folder held one file)."""
+    (tmp_path / "in").mkdir()
+    os.link(LECTURE, tmp_path / "in" / "lecture.flac")
+    if given == "folder":
+        source, output = tmp_path / "in", str(tmp_path / "out")
+    else:
+        source, output = tmp_path / "in" / "lecture.flac", f"{tmp_path / 'out'}{os.sep}"
+    code, out, err = run(capsys, "detect", source, "-o", output)
+    assert (code, out, err) == (0, "", "")
+    written = parse_segments((tmp_path / "out" / "lecture.json").read_text(), "json")
+    assert written == [Segment(**s.as_dict()) for s in EXPECTED]
+
+
 def test_several_inputs_need_an_output_folder(capsys) -> None:
     code, _, err = run(capsys, "detect", LECTURE, LECTURE.parent / "noise.flac")
     assert code == 1 and "-o FOLDER" in err

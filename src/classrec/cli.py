@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from classrec.audio import probe_duration
 from classrec.auto_threshold import parse_threshold
-from classrec.batch import DetectSettings, detect_job, plan_jobs, run_batch
+from classrec.batch import DetectSettings, detect_job, make_output_folders, plan_jobs, run_batch
 from classrec.compare import add_compare_parser
 from classrec.errors import ClassRecError
 from classrec.features import SAMPLE_RATE, WINDOW_SAMPLES
@@ -129,6 +129,8 @@ def run_detect(args: argparse.Namespace) -> int:
     jobs = plan_jobs(args.inputs, args.output, extension(args.format))
     settings = DetectSettings(args.format, vad_options(args), args.sample_rate, args.force)
     if len(jobs) == 1:
+        if jobs[0].dest is not None and jobs[0].dest != Path(args.output):
+            make_output_folders(jobs)  # -o named a folder: made for one file as for several
         text = detect_job(jobs[0], settings, progress=True)
         if text is not None:
             sys.stdout.write(text)

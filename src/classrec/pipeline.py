@@ -33,8 +33,11 @@ MAX_INPUT_RATE = 768000
 audio.MIN_SAMPLE_RATE, as for files)."""
 BLAS_THREADS = 1
 """BLAS threads per process: the detector's matrix products are small, and extra threads only spin
-against each other and other processes (a 1-hour file took 3.4 s of model CPU with 2 threads on a
-busy 2-core machine, 0.6 s with 1); run files in parallel processes instead (`classrec.batch`)."""
+against each other and other processes. On a busy 2-core machine a 1-hour file took 3.4 s of model
+CPU with 2 threads, 0.6 s with 1; `Detector.step` for 100 streams (the web server's live hub) took
+0.43 ms of CPU per step with 1 thread against 0.66-2.7 ms with 2, and its 99th percentile of wall
+time 0.45-3.1 ms against 0.4-56 ms (2 threads won only the median, 0.32-0.46 ms against 0.43 ms,
+when the other core was free). Run files in parallel processes instead (`classrec.batch`)."""
 
 
 def limit_blas_threads() -> threadpool_limits:
