@@ -35,7 +35,7 @@ from classrec.errors import ClassRecError
 from classrec.features import SAMPLE_RATE
 from classrec.labels import LABEL_FORMATS, read_labels
 from classrec.model import Detector
-from classrec.pipeline import shared_detector
+from classrec.pipeline import limit_blas_threads, shared_detector
 from classrec.scoring import Counts
 from classrec.segments import VadOptions
 from classrec.tune import (
@@ -193,7 +193,9 @@ def tune_in_child(job: TuningJob, audio: Path, labels: Path) -> tuple[VadOptions
 
 def _tune_child(job: TuningJob, audio: Path, labels: Path, decoded, done, sender) -> None:  # noqa: ANN001 - shared values, a pipe end
     """The child process: tune, publishing progress in `decoded` (s) and `done` (options), and
-    send ("ok", options, about) or ("error", too long?, message)."""
+    send ("ok", options, about) or ("error", too long?, message). A fresh interpreter: it limits
+    its own BLAS threads as the server does."""
+    limit_blas_threads()
 
     def on_block(block: np.ndarray) -> None:
         job.on_block(block)
