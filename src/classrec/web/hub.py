@@ -188,7 +188,7 @@ def step_batch(det: Detector, jobs: list[Job]) -> list[tuple[np.ndarray, State]]
 
 
 class LiveHub:
-    """All live streams, the detector worker and the fsync timer."""
+    """All live streams, the tick that advances them and the fsync timer."""
 
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings, self.db = settings, db
@@ -209,7 +209,7 @@ class LiveHub:
         ]
 
     async def shutdown(self) -> None:
-        """Stop the worker; streams still open become `interrupted` (playable, resumable)."""
+        """Stop the tick; streams still open become `interrupted` (playable, resumable)."""
         for task in self._tasks:
             task.cancel()
         for stream in list(self.streams.values()):
@@ -225,7 +225,7 @@ class LiveHub:
                 log.exception("live worker tick failed")
 
     async def _sync_loop(self) -> None:
-        """Make every stored byte durable within about `fsync_interval_s`, off the detector."""
+        """Make every stored byte durable within about `fsync_interval_s`, in the thread pool."""
         while True:
             await asyncio.sleep(self.settings.fsync_interval_s)
             recordings = [s.recording for s in self.streams.values()]
