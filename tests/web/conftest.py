@@ -122,6 +122,13 @@ def signup(client: TestClient | httpx.Client, email: str, password: str = "corre
     assert response.status_code == 200, response.text
 
 
+def upload(client: TestClient, data: bytes, filename: str = "talk.flac", **params: str):  # noqa: ANN201
+    """POST an upload through the API (the response, unchecked: tests assert its status)."""
+    return client.post(
+        "/api/lectures/upload", params={"filename": filename, **params}, content=data
+    )
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(

@@ -11,13 +11,7 @@ from sqlalchemy import text
 
 from classrec.web.db import MIGRATIONS_DIR
 
-from .conftest import FIXTURES, LECTURE, extra_client
-
-
-def upload(client: TestClient, data: bytes, filename: str = "talk.flac", **params: str):  # noqa: ANN201
-    return client.post(
-        "/api/lectures/upload", params={"filename": filename, **params}, content=data
-    )
+from .conftest import FIXTURES, LECTURE, extra_client, upload
 
 
 def test_health_and_security_headers(client: TestClient) -> None:

@@ -9,8 +9,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from .conftest import LECTURE, extra_client, signup
-from .test_api import upload
+from .conftest import LECTURE, extra_client, signup, upload
 
 
 @pytest.fixture

@@ -15,13 +15,14 @@ from fastapi.testclient import TestClient
 from classrec.web import playback
 from classrec.web.storage import LectureFiles
 
-from .conftest import LECTURE, write_wav
+from .conftest import LECTURE, upload, write_wav
 
 MB = 1_000_000
 
 
-def upload(client: TestClient, data: bytes, filename: str = "talk.flac") -> dict:
-    response = client.post("/api/lectures/upload", params={"filename": filename}, content=data)
+def uploaded(client: TestClient, data: bytes, filename: str = "talk.flac") -> dict:
+    """The lecture an upload made (it must succeed)."""
+    response = upload(client, data, filename)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -62,7 +63,7 @@ def test_opus_is_small_and_decodes_to_the_same_length(tmp_path, lecture_pcm) -> 
 
 
 def test_player_gets_opus_once_prepared(client: TestClient, settings) -> None:  # noqa: ANN001
-    lecture = upload(client, LECTURE.read_bytes())
+    lecture = uploaded(client, LECTURE.read_bytes())
     files = stored(settings, lecture)
     base = f"/api/lectures/{lecture['id']}"
     playback.prepare_soon(files).result(timeout=60)  # started by the upload
@@ -83,7 +84,7 @@ def test_player_gets_opus_once_prepared(client: TestClient, settings) -> None:  
 
 
 def test_speech_only_mp3_decodes_to_the_wav_cut(client: TestClient, settings) -> None:  # noqa: ANN001
-    lecture = upload(client, LECTURE.read_bytes())
+    lecture = uploaded(client, LECTURE.read_bytes())
     base = f"/api/lectures/{lecture['id']}"
     wav = client.get(f"{base}/speech-only")
     mp3 = client.get(f"{base}/speech-only", params={"format": "mp3"})
@@ -100,7 +101,7 @@ def test_speech_only_mp3_decodes_to_the_wav_cut(client: TestClient, settings) ->
 
 
 def test_speech_only_is_made_once_until_the_lecture_changes(client: TestClient, settings) -> None:  # noqa: ANN001
-    lecture = upload(client, LECTURE.read_bytes())
+    lecture = uploaded(client, LECTURE.read_bytes())
     files = stored(settings, lecture)
     base = f"/api/lectures/{lecture['id']}"
     for fmt in ("wav", "mp3"):

@@ -13,15 +13,9 @@ from classrec.web import crud
 from classrec.web.storage import HEADER_BYTES, LectureFiles
 from classrec.web.upload_jobs import Job, declared_seconds
 
-from .conftest import LECTURE, write_wav
+from .conftest import LECTURE, upload, write_wav
 
 KEY = hashlib.sha256(b"talk.flac|161803|1700000000000").hexdigest()
-
-
-def upload(client: TestClient, data: bytes, **params: str):  # noqa: ANN201
-    return client.post(
-        "/api/lectures/upload", params={"filename": "talk.flac", **params}, content=data
-    )
 
 
 def test_same_key_is_one_lecture(client: TestClient, settings) -> None:  # noqa: ANN001
