@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from helpers import FIXTURES
 
+from classrec.checkpoint import default_weights_path
 from classrec.cli import main
-from classrec.model import default_weights_path
 
 LECTURE, LABELS = FIXTURES / "lecture.flac", FIXTURES / "lecture.json"
 

@@ -10,7 +10,7 @@ import pytest
 import soxr
 
 from classrec import ClassRecError, Detector, model
-from classrec.model import default_weights_path, load_weights, model_config
+from classrec.checkpoint import default_weights_path, load_weights, model_config
 
 _ONNX = pytest.param(
     "onnxruntime",

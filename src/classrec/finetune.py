@@ -121,7 +121,7 @@ def shipped_network():
     """The shipped weights as a torch network, ready to train."""
     import torch
 
-    from classrec.model import load_weights
+    from classrec.checkpoint import load_weights
     from classrec.train.nets import RecurrentVAD
 
     w = load_weights()

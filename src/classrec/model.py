@@ -18,15 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from classrec import kernels
-from classrec.checkpoint import (  # noqa: F401 - model_config, weights_sha256: their former home
-    ONNX_HASH_KEY,
-    default_weights_path,
-    fold,
-    load_weights,
-    model_config,
-    onnx_lstm,
-    weights_sha256,
-)
+from classrec.checkpoint import default_weights_path, fold, load_weights, onnx_lstm
 from classrec.errors import ClassRecError
 from classrec.features import SAMPLE_RATE, frame, window_samples
 from classrec.kernels import State

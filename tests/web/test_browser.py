@@ -12,7 +12,7 @@ import wave
 import numpy as np
 import pytest
 
-from classrec.model import model_config
+from classrec.checkpoint import model_config
 from classrec.segments import VadOptions, speech_segments
 from classrec.web.analysis import detector
 

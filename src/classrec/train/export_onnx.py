@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classrec.model import ONNX_HASH_KEY, default_weights_path, load_weights, weights_sha256
+from classrec.checkpoint import ONNX_HASH_KEY, default_weights_path, load_weights, weights_sha256
 
 OPSET = 14
 

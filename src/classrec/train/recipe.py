@@ -27,9 +27,9 @@ import numpy as np
 import torch
 import torch.multiprocessing as mp
 
+from classrec.checkpoint import default_weights_path
 from classrec.features import frame, log_mel
 from classrec.lab import metrics
-from classrec.model import default_weights_path
 from classrec.train import packages
 from classrec.train.corpus import (
     RATE,
