@@ -195,7 +195,8 @@ class Detector:
         place, so consecutive calls continue a signal exactly).
         """
         self._check_rate(sample_rate)
-        out = np.empty(-(-len(as_samples(samples)) // self.window_size), dtype=np.float32)
+        samples = self._signal(samples)
+        out = np.empty(-(-len(samples) // self.window_size), dtype=np.float32)
         done = 0
         for hs in self._hidden_blocks(samples, state):
             out[done : done + len(hs)] = kernels.head(self._weights, hs)
@@ -215,6 +216,7 @@ class Detector:
             raise ClassRecError(
                 "these weights have no music/noise head: retrain or use the shipped ones"
             )
+        samples = self._signal(samples)
         parts = [kernels.classes(self._weights, hs) for hs in self._hidden_blocks(samples, state)]
         return np.concatenate(parts) if parts else np.empty((0, 3), np.float32)
 
@@ -225,11 +227,17 @@ class Detector:
                 "resample first, or call classrec.probabilities(samples, sample_rate=...)"
             )
 
-    def _hidden_blocks(self, samples: np.ndarray, state: State | None) -> Iterator[np.ndarray]:
-        """LSTM outputs (T, H) of a 1-D signal, block by block; `state` advanced in place."""
+    @staticmethod
+    def _signal(samples: np.ndarray) -> np.ndarray:
+        """The signal as checked float32 samples (one pass over it), which must be 1-D."""
         samples = as_samples(samples)
         if samples.ndim != 1:
             raise ClassRecError(f"samples must be 1-D (mono), got shape {samples.shape}")
+        return samples
+
+    def _hidden_blocks(self, samples: np.ndarray, state: State | None) -> Iterator[np.ndarray]:
+        """LSTM outputs (T, H) of a 1-D float32 signal checked by `_signal`, block by block;
+        `state` advanced in place."""
         state = state if state is not None else self.initial_state(1)
         for block in self._blocks(samples):
             x = kernels.mlp(self._weights, block)
