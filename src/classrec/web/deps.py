@@ -73,11 +73,17 @@ def short_lived_user(request: Request) -> User:
 ShortUserDep = Annotated[User, Depends(short_lived_user)]
 
 
-def used_bytes(request: Request, user: User) -> int:
-    """Bytes the user's lectures take on disk (their quota counts this)."""
+def quota_left(settings: Settings, db: Session, user_id: int) -> int:
+    """Bytes the user may still store: their quota less what their lectures take on disk (may be
+    negative). Uploads and live sockets both count it this way; only ids are loaded."""
+    ids = crud.lecture_ids(db, user_id)
+    return settings.user_quota_bytes - storage.used_bytes(settings.lectures_dir, ids)
+
+
+def request_quota_left(request: Request, user: User) -> int:
+    """`quota_left` in a session of its own (for a route that holds none)."""
     with request.app.state.db.session() as db:
-        ids = [lecture.id for lecture in crud.list_lectures(db, user)]
-    return storage.used_bytes(request.app.state.settings.lectures_dir, ids)
+        return quota_left(request.app.state.settings, db, user.id)
 
 
 def lecture_files(settings: Settings, lecture: Lecture) -> LectureFiles:

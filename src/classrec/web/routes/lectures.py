@@ -32,7 +32,7 @@ from classrec.web.deps import (
     UserDep,
     ViewableLectureDep,
     lecture_files,
-    used_bytes,
+    request_quota_left,
 )
 from classrec.web.limits import LimitReached
 from classrec.web.models import Lecture, User, new_id
@@ -173,7 +173,7 @@ async def _restart_analysis(
     request: Request, user: User, settings: Settings, lecture_id: str
 ) -> None:
     files = storage.LectureFiles.of(settings.lectures_dir, lecture_id)
-    quota_left = settings.user_quota_bytes - await run_in_threadpool(used_bytes, request, user)
+    quota_left = await run_in_threadpool(request_quota_left, request, user)
     size = files.original.stat().st_size if files.original.is_file() else 0  # 0: fails, removed
     rewritten = files.audio.stat().st_size if files.audio.is_file() else 0
     decode_limit = analysis.upload_limit(settings, size, quota_left + rewritten)
@@ -196,7 +196,7 @@ def _lecture_by_key(request: Request, user_id: int, key: str) -> Lecture | None:
 async def _upload(
     request: Request, user: User, settings: Settings, name: str, title: str, key: str | None
 ) -> Lecture:
-    quota_left = settings.user_quota_bytes - await run_in_threadpool(used_bytes, request, user)
+    quota_left = await run_in_threadpool(request_quota_left, request, user)
     if quota_left < settings.max_upload_bytes:
         limit, too_large = (
             quota_left,

@@ -27,6 +27,7 @@ from classrec.web import crud, storage
 from classrec.web.auth import SESSION_COOKIE
 from classrec.web.config import Settings
 from classrec.web.db import Database
+from classrec.web.deps import quota_left
 from classrec.web.hub import (
     BACKLOG_S,
     BYTES_PER_S,
@@ -63,8 +64,7 @@ def _authorize(settings: Settings, db: Database, token: str | None, lecture_id: 
             return ProtocolError(4404, "not_found", "no such lecture")
         if lecture.status not in {"recording", "interrupted"} or lecture.source != "live":
             return ProtocolError(4409, "finished", "not a live recording in progress")
-        ids = crud.lecture_ids(session, user.id)
-    return user.id, settings.user_quota_bytes - storage.used_bytes(settings.lectures_dir, ids)
+        return user.id, quota_left(settings, session, user.id)
 
 
 def _parse_binary(data: bytes, max_bytes: int) -> tuple[int, memoryview]:
