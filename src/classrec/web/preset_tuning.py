@@ -40,7 +40,6 @@ from classrec.scoring import Counts
 from classrec.segments import VadOptions
 from classrec.tune import (
     OBJECTIVES,
-    Sample,
     load_sample,
     preset_about,
     score,
@@ -236,23 +235,23 @@ def tune_sample(
         raise type(exc)(_user_message(exc, names)) from None
     best, counts = tried[0]
     about = preset_about([sample], job.labels_name, job.objective, math.inf, counts)
-    about["scores"] = _json_scores(counts)
+    about["scores"] = scores = _json_scores(counts)
     about["duration_s"] = round(sample.duration_s, 1)
     about["options_tried"] = len(tried)
     default = ROOMS[DEFAULT]
     about["table"] = [
-        {"name": "tuned", "options": options_json(best), "scores": _json_scores(counts)},
-        {"name": "default", "options": options_json(default), "scores": _scores(sample, default)},
+        {"name": "tuned", "options": options_json(best), "scores": scores},
+        {
+            "name": "default",
+            "options": options_json(default),
+            "scores": _json_scores(score([sample], default)),
+        },
     ]
     return best, about
 
 
 def remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
-
-
-def _scores(sample: Sample, options: VadOptions) -> dict:
-    return _json_scores(score([sample], options))
 
 
 def _json_scores(counts: Counts) -> dict:
