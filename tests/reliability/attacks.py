@@ -59,16 +59,24 @@ def while_running(attack: Callable[[], object], victim: Callable[[], object]) ->
 
 
 # -- 1: slow uploads ---------------------------------------------------------------------------
-def open_slow_uploads(http: httpx.Client, n: int) -> list[socket.socket]:
-    """`n` uploads declaring 4 MB that send one byte; the sockets stay open."""
+def open_slow_uploads(
+    http: httpx.Client,
+    n: int,
+    target: str = "/api/lectures/upload?filename=x.wav",
+    content_type: str = "application/octet-stream",
+    length: int = 4_000_000,
+    first: bytes = b"R",
+) -> list[socket.socket]:
+    """`n` uploads to `target` declaring `length` bytes that send only `first`; the sockets
+    stay open."""
     host, port = urlsplit(str(http.base_url)).hostname, urlsplit(str(http.base_url)).port
     cookies = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
     head = (
-        "POST /api/lectures/upload?filename=x.wav HTTP/1.1\r\n"
+        f"POST {target} HTTP/1.1\r\n"
         f"Host: {host}:{port}\r\nCookie: {cookies}\r\n"
         f"X-CSRF-Token: {http.headers['x-csrf-token']}\r\n"
-        "Content-Type: application/octet-stream\r\nContent-Length: 4000000\r\n\r\nR"
-    ).encode()
+        f"Content-Type: {content_type}\r\nContent-Length: {length}\r\n\r\n"
+    ).encode() + first
     sockets = []
     for _ in range(n):
         sock = socket.create_connection((host, port))

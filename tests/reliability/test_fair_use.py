@@ -67,6 +67,21 @@ def test_slow_uploads_do_not_starve_other_users(real_server: ServerProcess, lect
     assert answers.get(429) == 14 and answers.get(408) == 2  # 2 slots, then a read timeout
 
 
+@pytest.mark.slow
+def test_a_trickled_preset_sample_is_cut_off(real_server: ServerProcess) -> None:
+    """The sample form declares 40 kB and sends a byte a second: it may take 5 s (idle) +
+    40 kB at 16 kB/s, then 408, and the other requests of that user still work."""
+    alice = logged_in(real_server.url, "alice@example.org")
+    form = "multipart/form-data; boundary=xyz"
+    part = b'--xyz\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n\r\n'
+    sockets = open_slow_uploads(alice, 1, "/api/me/preset/sample", form, 40_000, part)
+    started = time.monotonic()
+    answers = trickle(sockets, seconds=12, every=1.0)
+    report("1b slow preset sample", answers=answers, seconds=round(time.monotonic() - started))
+    assert answers == {408: 1}
+    assert alice.get("/api/me/preset/sample").json()["state"] == "none"
+
+
 # -- 2 -----------------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_one_live_socket_cannot_stall_the_others(real_server: ServerProcess, lecture_pcm) -> None:  # noqa: ANN001

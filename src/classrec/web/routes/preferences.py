@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from collections.abc import Coroutine
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request
@@ -80,7 +81,8 @@ async def tune_on_sample(request: Request, user: ShortUserDep, settings: Setting
         raise HTTPException(409, f"a preset is being tuned on {running.audio_name}: wait for it")
     folder = jobs.new_folder()
     try:
-        job, audio, labels = await _receive_sample(request, user, folder)
+        receiving = _receive_sample(request, user, folder)
+        job, audio, labels = await _within_deadline(receiving, request, settings)
         if jobs.running(user.id):  # another request got there while this one arrived
             raise HTTPException(409, "a preset is already being tuned: wait for it")
     except BaseException:
@@ -119,6 +121,19 @@ def _check_size(request: Request, settings: Settings) -> None:
         raise HTTPException(
             413, f"the sample is larger than the {settings.max_upload_mb} MB upload limit"
         )
+
+
+async def _within_deadline(receiving: Coroutine, request: Request, settings: Settings) -> tuple:
+    """Await the sample's arrival for at most `upload_idle_s` plus its declared length at
+    `upload_min_bytes_per_s` (the upload's rules), else 408: a client trickling a byte now
+    and then would otherwise hold a socket and a temporary folder for as long as it likes."""
+    deadline = settings.upload_idle_s + int(request.headers["content-length"]) / (
+        settings.upload_min_bytes_per_s
+    )
+    try:
+        return await asyncio.wait_for(receiving, deadline)
+    except TimeoutError:
+        raise HTTPException(408, "the sample upload is too slow: try a faster connection") from None
 
 
 async def _receive_sample(request: Request, user: User, folder: Path) -> tuple:
