@@ -31,14 +31,14 @@ import numpy as np
 from classrec.audio import load_audio
 from classrec.auto_threshold import AUTO
 from classrec.errors import ClassRecError
-from classrec.features import WINDOW_SAMPLES
+from classrec.features import SAMPLE_RATE, WINDOW_SAMPLES
 from classrec.lab.evaluate import DEV_FOLDER
 from classrec.lab.evaluate import dev_set as evaluate_dev_set
 from classrec.model import Detector
 from classrec.scoring import Counts, count
 from classrec.segments import VadOptions, speech_segments
 
-RATE = 16000
+RATE = SAMPLE_RATE
 SNR_BANDS_DB = (20, 10, 5, 0, -5)
 SEED = 2024
 NOISE_PEAK = 0.3
@@ -181,7 +181,7 @@ class Scored:
 def score_sets(sets: dict[str, list[Recording]], detector) -> dict[str, list[Scored]]:
     """Each recording's probabilities from `detector`, fresh state per recording."""
     return {
-        name: [Scored(rec, detector.probabilities(rec.samples, sample_rate=16000)) for rec in recs]
+        name: [Scored(rec, detector.probabilities(rec.samples, sample_rate=RATE)) for rec in recs]
         for name, recs in sets.items()
     }
 
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     thresholds = [t if t == AUTO else float(t) for t in args.thresholds.split(",")]
     try:
-        scored = score_sets(benchmark_sets(args.data), Detector(16000, args.weights))
+        scored = score_sets(benchmark_sets(args.data), Detector(RATE, args.weights))
     except ClassRecError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 1

@@ -29,8 +29,11 @@ import numpy as np
 import soxr
 
 from classrec.errors import ClassRecError
+from classrec.features import SAMPLE_RATE, WINDOW_SAMPLES
 from classrec.lab import metrics
 from classrec.model import Detector
+
+WINDOW = WINDOW_SAMPLES[SAMPLE_RATE]
 
 NOISY_CLIPS, NOISY_WINDOWS = 150, 500  # 150 × 16 s
 NOISE_ONLY_CLIPS = 40  # 40 × 16 s
@@ -58,14 +61,14 @@ def dev_set(data: Path) -> EvalSet:
 
     out = EvalSet("dev-real", [], [], [])
     for path in sorted((Path(data) / DEV_FOLDER).glob("*.flac")):
-        audio = load_audio(path, 16000)
-        n = -(-len(audio) // 512)
-        mask = np.zeros(n * 512, np.float32)
+        audio = load_audio(path, SAMPLE_RATE)
+        n = -(-len(audio) // WINDOW)
+        mask = np.zeros(n * WINDOW, np.float32)
         regions = [tuple(r) for r in json.loads(path.with_suffix(".json").read_text())["speech"]]
         for start, end in regions:
-            mask[int(start * 16000) : int(end * 16000)] = 1.0
+            mask[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)] = 1.0
         out.signals.append(audio)
-        out.labels.append(mask.reshape(n, 512).mean(axis=1))
+        out.labels.append(mask.reshape(n, WINDOW).mean(axis=1))
         out.segments.append(regions)
     if not out.signals:
         raise ClassRecError(f"{data}: no labelled recordings in {DEV_FOLDER}")
@@ -82,14 +85,14 @@ def unseen_packages_set(cache: Path) -> EvalSet | None:
     except (ClassRecError, OSError, subprocess.SubprocessError, StopIteration) as exc:
         print(f"skipping the unseen packages: {exc}")
         return None
-    n = NOISY_WINDOWS * 512
+    n = NOISY_WINDOWS * WINDOW
     out = EvalSet("noise-unseen-packages", [], [])
     for audio in found["music"] + found["noise"]:
         for first in range(0, max(len(audio) - n, 0) + 1, n):
             piece = audio[first : first + n]
             if len(piece) >= n // 4:
                 out.signals.append(piece)
-                out.labels.append(np.zeros(-(-len(piece) // 512), np.float32))
+                out.labels.append(np.zeros(-(-len(piece) // WINDOW), np.float32))
     return out
 
 
@@ -118,10 +121,10 @@ def build_sets(data: Path, cache: Path | None = None) -> list[EvalSet]:
     rng = np.random.default_rng(SEED)
     while len(noisy.signals) < NOISY_CLIPS:
         audio, labels, rate, _ = make_clip(rng, corpus, NOISY_WINDOWS)
-        if rate == 16000 and labels.any():
+        if rate == SAMPLE_RATE and labels.any():
             noisy.signals.append(audio)
             noisy.labels.append(labels)
-    n = NOISY_WINDOWS * 512
+    n = NOISY_WINDOWS * WINDOW
     for i in range(NOISE_ONLY_CLIPS):
         pool = corpus.noise + corpus.music
         x = pool[i % len(pool)]
@@ -140,14 +143,15 @@ def build_sets(data: Path, cache: Path | None = None) -> list[EvalSet]:
 class Ours:
     """Our detector behind the peers' interface; at 8 kHz the 16 kHz audio is resampled first."""
 
-    def __init__(self, weights: Path | None = None, sample_rate: int = 16000) -> None:
+    def __init__(self, weights: Path | None = None, sample_rate: int = SAMPLE_RATE) -> None:
         self.detector = Detector(sample_rate, weights)
-        self.name = "classrec (ours)" if sample_rate == 16000 else f"classrec @ {sample_rate} Hz"
+        native = sample_rate == SAMPLE_RATE
+        self.name = "classrec (ours)" if native else f"classrec @ {sample_rate} Hz"
 
     def probabilities(self, samples: np.ndarray) -> np.ndarray:
         rate = self.detector.sample_rate
-        if rate != 16000:
-            samples = soxr.resample(samples, 16000, rate).astype(np.float32)
+        if rate != SAMPLE_RATE:
+            samples = soxr.resample(samples, SAMPLE_RATE, rate).astype(np.float32)
         return self.detector.probabilities(samples, sample_rate=rate)
 
 
@@ -246,13 +250,13 @@ def class_scores(data: Path, weights: Path | None = None) -> dict[str, dict[str,
 
     corpus = heldout_corpus(Path(data))
     rng = np.random.default_rng(SEED + 1)
-    det = Detector(16000, weights)
+    det = Detector(SAMPLE_RATE, weights)
     truth, probs = [], []
     while len(truth) < NOISY_CLIPS:
         audio, labels, rate, classes = make_clip(rng, corpus, NOISY_WINDOWS)
-        if rate == 16000:
+        if rate == SAMPLE_RATE:
             truth.append(np.column_stack([labels, classes]))
-            probs.append(det.classes(audio, sample_rate=16000)[:NOISY_WINDOWS])
+            probs.append(det.classes(audio, sample_rate=SAMPLE_RATE)[:NOISY_WINDOWS])
     y, p = np.concatenate(truth), np.concatenate(probs)
     return {
         name: {

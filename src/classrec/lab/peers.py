@@ -42,11 +42,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from classrec.errors import ClassRecError
-from classrec.features import frame
+from classrec.features import SAMPLE_RATE, WINDOW_SAMPLES, frame
 from classrec.model import as_samples
 
-SAMPLE_RATE = 16000
-WINDOW = 512
+WINDOW = WINDOW_SAMPLES[SAMPLE_RATE]
 """Samples per scored window (32 ms at 16 kHz), the same grid as classrec.Detector."""
 
 StreamFn = Callable[[np.ndarray], float]
