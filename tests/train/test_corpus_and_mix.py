@@ -13,7 +13,7 @@ from classrec.train.corpus import (
     _fill_short_runs,
     clean_speech_labels,
 )
-from classrec.train.mix import make_clip
+from classrec.train.mix import build_features, make_clip
 
 
 def _regions_to_windows(regions, n):
@@ -76,6 +76,20 @@ def test_clips_are_reproducible(lecture, noise):
     a = make_clip(np.random.default_rng([3, 1]), corpus, 100)
     b = make_clip(np.random.default_rng([3, 1]), corpus, 100)
     np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_the_teacher_column_hears_the_mix(lecture, noise):
+    """With a teacher, a fourth target: Silero's probability on the 16 kHz mix. The clips are
+    the same as without (the teacher only listens), and where the clean source has speech and
+    the teacher hears it, they agree on most windows."""
+    corpus = _tiny_corpus(lecture, noise)
+    x, y = build_features(corpus, 6, 250, seed=0, workers=1)
+    xt, yt = build_features(corpus, 6, 250, seed=0, workers=1, teacher=True)
+    np.testing.assert_array_equal(x, xt)
+    np.testing.assert_array_equal(y, yt[..., :3])
+    teacher = yt[..., 3]
+    assert yt.shape == (6, 250, 4) and 0 <= teacher.min() and teacher.max() <= 1
+    assert np.mean((teacher > 0.5) == (yt[..., 0] > 0.5)) > 0.85  # all zeros: 0.66
 
 
 def test_synthetic_events_are_short_and_normalised():

@@ -124,6 +124,17 @@ def make_clip(
 ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """One mixed clip: (samples, speech target per window, sample rate, classes) where classes
     is (n_windows, 2): music audible, other noise audible (the mixer knows both)."""
+    speech, labels, classes, narrowband = mix_clip(rng, corpus, n_windows)
+    if narrowband:
+        return soxr.resample(speech, RATE, 8000).astype(np.float32), labels, 8000, classes
+    return speech, labels, RATE, classes
+
+
+def mix_clip(
+    rng: np.random.Generator, corpus: Corpus, n_windows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """make_clip before any resampling: (16 kHz samples, speech target, classes, whether the
+    clip is to be heard at 8 kHz), so a teacher can listen to the 16 kHz mix."""
     n = n_windows * WINDOW
     kind = rng.random()
     if kind < 0.08 and corpus.meetings:
@@ -153,38 +164,61 @@ def make_clip(
     if peak > 1.0:
         speech = speech / peak * (0.99 if rng.random() < 0.8 else 1.3)
         speech = np.clip(speech, -1.0, 1.0)
-    if rng.random() < 0.2:
-        return soxr.resample(speech, RATE, 8000).astype(np.float32), labels, 8000, classes
-    return speech.astype(np.float32), labels, RATE, classes
+    return speech.astype(np.float32), labels, classes, bool(rng.random() < 0.2)
 
 
 # -- building a dataset of features ------------------------------------------------------------
 _CORPUS: Corpus | None = None
+_TEACHER = None  # a Silero instance per process, made on first use (onnxruntime and fork)
 
 
-def _clip_features(args: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Features (n_windows, N_MELS) float16 and targets (n_windows, 3): speech, music, noise."""
-    seed, index, n_windows = args
+def _teacher_probabilities(audio: np.ndarray) -> np.ndarray:
+    """A strong peer's speech probability per window of the 16 kHz mix (the distillation
+    target: what is audibly speech in this mix, where the clean-source label cannot know)."""
+    global _TEACHER
+    if _TEACHER is None:
+        from classrec.lab.peers import Silero
+
+        _TEACHER = Silero()
+    return _TEACHER.probabilities(audio)
+
+
+def _clip_features(args: tuple[int, int, int, bool]) -> tuple[np.ndarray, np.ndarray]:
+    """Features (n_windows, N_MELS) float16 and targets (n_windows, 3 or 4): speech, music,
+    noise and, with a teacher, the teacher's speech probability on the mix."""
+    seed, index, n_windows, teacher = args
     rng = np.random.default_rng([seed, index])
-    audio, labels, rate, classes = make_clip(rng, _CORPUS, n_windows)
+    audio, labels, classes, narrowband = mix_clip(rng, _CORPUS, n_windows)
+    targets = [labels, classes]
+    if teacher:
+        targets.append(_teacher_probabilities(audio)[:n_windows])
+    rate = 8000 if narrowband else RATE
+    if narrowband:
+        audio = soxr.resample(audio, RATE, rate).astype(np.float32)
     feats = log_mel(frame(audio, rate))[:n_windows]
     if not np.isfinite(feats).all():
         raise ValueError(f"clip {index} of seed {seed} is not finite")
-    return feats.astype(np.float16), np.column_stack([labels, classes])
+    return feats.astype(np.float16), np.column_stack(targets)
 
 
 def build_features(
-    corpus: Corpus, n_clips: int, n_windows: int, seed: int, workers: int = 2, first: int = 0
+    corpus: Corpus,
+    n_clips: int,
+    n_windows: int,
+    seed: int,
+    workers: int = 2,
+    first: int = 0,
+    teacher: bool = False,
 ):
     """Features (n_clips, n_windows, N_MELS) float16 and targets (n_clips, n_windows, 3), in
-    parallel (workers > 1) or in this process.
+    parallel (workers > 1) or in this process; with `teacher`, a fourth target column.
 
     Deterministic: clip i is made from the generator seeded with (seed, first + i), whatever
     the workers.
     """
     global _CORPUS
     _CORPUS = corpus
-    jobs = [(seed, first + i, n_windows) for i in range(n_clips)]
+    jobs = [(seed, first + i, n_windows, teacher) for i in range(n_clips)]
     if workers > 1:
         with get_context("fork").Pool(workers) as pool:
             out = pool.map(_clip_features, jobs, chunksize=16)

@@ -56,6 +56,7 @@ class TrainConfig:
     packages: int = 1  # real music and ambience from Debian packages (classrec.train.packages)
     multilingual: int = 1  # real voices in 11 languages from a Debian package (packages.speech)
     class_weight: float = 0.3  # weight of the music/noise loss beside the speech loss
+    distil: float = 0.5  # weight of the teacher's (Silero on the mix) speech target (see _loss)
     val_clips: int = 300
     clip_windows: int = 250  # 8 s
     tts_count: int = 160
@@ -74,7 +75,8 @@ class TrainConfig:
     def data_key(self) -> str:
         """Identifies the generated dataset, so several architectures can share one."""
         fields = (
-            5,
+            6,
+            self.distil > 0,
             self.seed,
             self.train_clips,
             self.val_clips,
@@ -121,8 +123,13 @@ def prepare_data(cfg: TrainConfig, corpus: Corpus) -> dict[str, np.ndarray]:
         with np.load(path) as d:
             return dict(d)
     t0 = time.time()
-    x, y = build_features(corpus, cfg.train_clips, cfg.clip_windows, cfg.seed, cfg.threads)
-    vx, vy = build_features(corpus, cfg.val_clips, cfg.clip_windows, cfg.seed + 1000, cfg.threads)
+    teacher = cfg.distil > 0
+    x, y = build_features(
+        corpus, cfg.train_clips, cfg.clip_windows, cfg.seed, cfg.threads, teacher=teacher
+    )
+    vx, vy = build_features(
+        corpus, cfg.val_clips, cfg.clip_windows, cfg.seed + 1000, cfg.threads, teacher=teacher
+    )
     data = {"x": x, "y": y, "val_x": vx, "val_y": vy}
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **data)
@@ -140,7 +147,10 @@ def _refresher(corpus: Corpus, cfg: TrainConfig, out: mp.Queue) -> None:
     os.nice(10)
     first = cfg.train_clips
     while True:
-        out.put(build_features(corpus, 64, cfg.clip_windows, cfg.seed, workers=1, first=first))
+        batch = build_features(
+            corpus, 64, cfg.clip_windows, cfg.seed, workers=1, first=first, teacher=cfg.distil > 0
+        )
+        out.put(batch)
         first += 64
 
 
@@ -177,13 +187,22 @@ def _validate(model: torch.nn.Module, vx: torch.Tensor, vy: torch.Tensor, dev) -
     }
 
 
-def _loss(model: torch.nn.Module, bx: torch.Tensor, by: torch.Tensor, class_weight: float):
-    """Speech BCE, plus the music/noise BCE for networks with that head."""
+def _loss(model: torch.nn.Module, bx: torch.Tensor, by: torch.Tensor, cfg: TrainConfig):
+    """Speech BCE, plus the music/noise BCE for networks with that head.
+
+    With cfg.distil = w and a teacher column, the speech loss is (1 − w) × BCE against the
+    frame-tight clean-source target + w × BCE against the teacher's probability on the mix: the
+    clean source says where speech was, not whether it is still audible at −5 dB under music.
+    """
     bce = torch.nn.functional.binary_cross_entropy_with_logits
-    if not hasattr(model, "classes"):
-        return bce(model(bx), by[..., 0])
-    speech, classes = model(bx, classes=True)
-    return bce(speech, by[..., 0]) + class_weight * bce(classes, by[..., 1:])
+    with_classes = hasattr(model, "classes")
+    speech, classes = model(bx, classes=True) if with_classes else (model(bx), None)
+    loss = bce(speech, by[..., 0])
+    if cfg.distil and by.shape[-1] > 3:
+        loss = (1 - cfg.distil) * loss + cfg.distil * bce(speech, by[..., 3])
+    if with_classes:
+        loss = loss + cfg.class_weight * bce(classes, by[..., 1:3])
+    return loss
 
 
 def untrained(arch: str, data: dict[str, np.ndarray], hidden: int) -> torch.nn.Module:
@@ -235,7 +254,7 @@ def train(
             if cfg.long_every and step % cfg.long_every == 0:
                 bx = bx.reshape(-1, 4 * bx.shape[1], bx.shape[2])
                 by = by.reshape(-1, 4 * by.shape[1], by.shape[2])
-            loss = _loss(model, bx, by, cfg.class_weight)
+            loss = _loss(model, bx, by, cfg)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
