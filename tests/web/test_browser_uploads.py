@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import av
 import numpy as np
@@ -43,18 +44,23 @@ def lectures(page, url: str) -> list[dict]:  # noqa: ANN001
     return page.request.get(f"{url}/api/lectures").json()
 
 
-def test_upload_goes_on_in_the_library(browser, module_server, long_mp3, tmp_path) -> None:  # noqa: ANN001
-    url = module_server.url
+def uploading(browser, url: str, email: str, path: Path, data: bytes):  # noqa: ANN001, ANN201
+    """A new user's page that has chosen `data` saved as `path` and shows it processing."""
     page = new_page(browser)
-    sign_up_in_page(page, url, "uploader@example.org")
-    path = tmp_path / "week-3.mp3"
-    path.write_bytes(long_mp3)
+    sign_up_in_page(page, url, email)
+    path.write_bytes(data)
     page.goto(f"{url}/#/upload")
     choose(page, path)
     page.wait_for_function(
         "() => /Processing/.test(document.querySelector('#upload-status')?.textContent || '')",
         timeout=60000,
     )
+    return page
+
+
+def test_upload_goes_on_in_the_library(browser, module_server, long_mp3, tmp_path) -> None:  # noqa: ANN001
+    url = module_server.url
+    page = uploading(browser, url, "uploader@example.org", tmp_path / "week-3.mp3", long_mp3)
     page.click("header nav a[href='#/library']")  # leave the upload page mid-analysis
     row = page.locator("table.library tbody tr").first
     row.locator(".job-progress").wait_for()
@@ -81,16 +87,8 @@ def test_upload_goes_on_in_the_library(browser, module_server, long_mp3, tmp_pat
 
 def test_reload_mid_analysis_makes_no_duplicate(browser, module_server, long_mp3, tmp_path) -> None:  # noqa: ANN001
     url = module_server.url
-    page = new_page(browser)
-    sign_up_in_page(page, url, "reloader@example.org")
     path = tmp_path / "week-4.mp3"
-    path.write_bytes(long_mp3)
-    page.goto(f"{url}/#/upload")
-    choose(page, path)
-    page.wait_for_function(
-        "() => /Processing/.test(document.querySelector('#upload-status')?.textContent || '')",
-        timeout=60000,
-    )
+    page = uploading(browser, url, "reloader@example.org", path, long_mp3)
     page.reload()  # the request is gone; the analysis is not
     sent: list[str] = []
     page.on("request", lambda r: "/api/lectures/upload?" in r.url and sent.append(r.url))
