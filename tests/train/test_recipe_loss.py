@@ -1,0 +1,34 @@
+"""The recipe's loss: the speech half against the frame-tight target, half against the teacher."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from classrec.features import N_MELS  # noqa: E402
+from classrec.train.nets import build  # noqa: E402
+from classrec.train.recipe import TrainConfig, _loss  # noqa: E402
+
+
+def test_distillation_weighs_the_teacher_in_the_speech_loss() -> None:
+    torch.manual_seed(0)
+    model = build("lstm", np.zeros(N_MELS), np.ones(N_MELS), 16)
+    x = torch.randn(2, 20, N_MELS)
+    tight, classes = (torch.rand(2, 20) > 0.5).float(), torch.zeros(2, 20, 2)
+    teacher = torch.rand(2, 20)
+    y = torch.cat([tight[..., None], classes, teacher[..., None]], dim=-1)
+    speech, class_logits = model(x, classes=True)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    on_tight, on_teacher = bce(speech, tight), bce(speech, teacher)
+    on_classes = bce(class_logits, classes)
+
+    cfg = TrainConfig(distil=0.5, class_weight=0.3)
+    expected = 0.5 * on_tight + 0.5 * on_teacher + 0.3 * on_classes
+    torch.testing.assert_close(_loss(model, x, y, cfg), expected)
+    # without the weight, or without a teacher column, the teacher is ignored
+    without = on_tight + 0.3 * on_classes
+    no_teacher = TrainConfig(distil=0.0, class_weight=0.3)
+    torch.testing.assert_close(_loss(model, x, y, no_teacher), without)
+    torch.testing.assert_close(_loss(model, x, y[..., :3], cfg), without)
