@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -166,13 +166,15 @@ def plots(out: Path, dets, sets, bangs, longs) -> dict:
 
 
 def trained(arch: str, base: TrainConfig, data: dict, runs: Path) -> torch.nn.Module:
-    """Train `arch` on the shared dataset, or load it if runs/memory/<arch> already has it."""
-    out = runs / arch
-    if (out / "model.pt").is_file():
+    """Train `arch` on the shared dataset, or load it if runs/memory/<arch> already has a model
+    trained with this very config (a changed recipe, e.g. new targets, trains again)."""
+    cfg, out = replace(base, arch=arch), runs / arch
+    log = out / "train.json"
+    if log.is_file() and json.loads(log.read_text())["config"] == asdict(cfg):
         model = untrained(arch, data, base.hidden)
         model.load_state_dict(torch.load(out / "model.pt"))
         return model
-    return train(replace(base, arch=arch), data, out)
+    return train(cfg, data, out)
 
 
 def main(argv: list[str] | None = None) -> None:
