@@ -13,28 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
-from classrec.audio import load_audio
-from classrec.features import SAMPLE_RATE
 from classrec.labels import read_labels
-from classrec.model import Detector
-from classrec.segments import VadOptions, speech_segments
+from classrec.pipeline import file_probabilities
+from classrec.scoring import window_mask
+from classrec.segments import Segment, VadOptions, speech_segments
 from classrec.web.presets import ROOMS
 
-FRAMES_PER_S = 100  # label resolution: 10 ms
+FRAME_S = 0.01  # label resolution: 10 ms
 
 
-def probabilities(det: Detector, path: Path) -> tuple[np.ndarray, float]:
-    """The model's probabilities for one file and its duration (s)."""
-    samples = load_audio(path, SAMPLE_RATE)
-    return det.probabilities(samples, sample_rate=SAMPLE_RATE), len(samples) / SAMPLE_RATE
-
-
-def frames(regions, duration_s: float) -> np.ndarray:
-    """Regions (start, end in s) as a 10 ms frame mask."""
-    mask = np.zeros(round(duration_s * FRAMES_PER_S), bool)
-    for start, end in regions:
-        mask[round(start * FRAMES_PER_S) : round(end * FRAMES_PER_S)] = True
-    return mask
+def frames(segments: list[Segment], duration_s: float) -> np.ndarray:
+    """Segments as a 10 ms frame mask."""
+    return window_mask(segments, round(duration_s / FRAME_S), FRAME_S)
 
 
 def room_row(name: str, options: VadOptions, noise: list, meetings: list) -> str:
@@ -44,7 +34,7 @@ def room_row(name: str, options: VadOptions, noise: list, meetings: list) -> str
     )
     tp = fp = fn = 0
     for p, d, ref in meetings:
-        hyp = frames([(s.start, s.end) for s in speech_segments(p, options, duration_s=d)], d)
+        hyp = frames(speech_segments(p, options, duration_s=d), d)
         tp, fp, fn = tp + (hyp & ref).sum(), fp + (hyp & ~ref).sum(), fn + (~hyp & ref).sum()
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     f1 = 2 * precision * recall / (precision + recall)
@@ -56,14 +46,12 @@ def room_row(name: str, options: VadOptions, noise: list, meetings: list) -> str
 
 
 def main(data: Path) -> None:
-    det = Detector(SAMPLE_RATE)
-    noise = [probabilities(det, p) for p in sorted((data / "noise").rglob("*.flac"))]
+    noise = [file_probabilities(p) for p in sorted((data / "noise").rglob("*.flac"))]
     ami = data / "meetings/ami"
     meetings = []
     for path in sorted(ami.glob("trn0*.flac")):
-        p, d = probabilities(det, path)
-        regions = [(r.start, r.end) for r in read_labels(ami / "train.rttm", path.stem)]
-        meetings.append((p, d, frames(regions, d)))
+        p, d = file_probabilities(path)
+        meetings.append((p, d, frames(read_labels(ami / "train.rttm", path.stem), d)))
     print(f"noise: {len(noise)} files, {sum(d for _, d in noise):.0f} s; meetings: "
           f"{len(meetings)} excerpts, {sum(d for _, d, _ in meetings):.0f} s")  # fmt: skip
     print("| Room | false alarm on noise | AMI frame F1 | precision | recall |")
