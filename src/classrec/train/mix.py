@@ -18,6 +18,9 @@ from classrec.features import frame, log_mel
 from classrec.train import synth
 from classrec.train.corpus import RATE, WINDOW, Corpus, Utterance
 
+NARROW_RATE = 8000
+"""The rate one clip in five is made at, so the shared weights learn the 8 kHz path."""
+
 
 def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-9)
@@ -125,9 +128,16 @@ def make_clip(
     """One mixed clip: (samples, speech target per window, sample rate, classes) where classes
     is (n_windows, 2): music audible, other noise audible (the mixer knows both)."""
     speech, labels, classes, narrowband = mix_clip(rng, corpus, n_windows)
+    audio, rate = heard_at(speech, narrowband)
+    return audio, labels, rate, classes
+
+
+def heard_at(audio: np.ndarray, narrowband: bool) -> tuple[np.ndarray, int]:
+    """(samples, rate) of a 16 kHz mix as the model hears it: downsampled to 8 kHz when
+    `narrowband`, unchanged otherwise."""
     if narrowband:
-        return soxr.resample(speech, RATE, 8000).astype(np.float32), labels, 8000, classes
-    return speech, labels, RATE, classes
+        return soxr.resample(audio, RATE, NARROW_RATE).astype(np.float32), NARROW_RATE
+    return audio, RATE
 
 
 def mix_clip(
@@ -192,9 +202,7 @@ def _clip_features(args: tuple[int, int, int, bool]) -> tuple[np.ndarray, np.nda
     targets = [labels, classes]
     if teacher:
         targets.append(_teacher_probabilities(audio)[:n_windows])
-    rate = 8000 if narrowband else RATE
-    if narrowband:
-        audio = soxr.resample(audio, RATE, rate).astype(np.float32)
+    audio, rate = heard_at(audio, narrowband)
     feats = log_mel(frame(audio, rate))[:n_windows]
     if not np.isfinite(feats).all():
         raise ValueError(f"clip {index} of seed {seed} is not finite")

@@ -72,11 +72,16 @@ class TrainConfig:
     data: str = "../shared/data"
     cache: str = "runs/cache"
 
+    @property
+    def teacher(self) -> bool:
+        """Whether the clips carry the teacher's target (see _loss)."""
+        return self.distil > 0
+
     def data_key(self) -> str:
         """Identifies the generated dataset, so several architectures can share one."""
         fields = (
             6,
-            self.distil > 0,
+            self.teacher,
             self.seed,
             self.train_clips,
             self.val_clips,
@@ -123,12 +128,11 @@ def prepare_data(cfg: TrainConfig, corpus: Corpus) -> dict[str, np.ndarray]:
         with np.load(path) as d:
             return dict(d)
     t0 = time.time()
-    teacher = cfg.distil > 0
     x, y = build_features(
-        corpus, cfg.train_clips, cfg.clip_windows, cfg.seed, cfg.threads, teacher=teacher
+        corpus, cfg.train_clips, cfg.clip_windows, cfg.seed, cfg.threads, teacher=cfg.teacher
     )
     vx, vy = build_features(
-        corpus, cfg.val_clips, cfg.clip_windows, cfg.seed + 1000, cfg.threads, teacher=teacher
+        corpus, cfg.val_clips, cfg.clip_windows, cfg.seed + 1000, cfg.threads, teacher=cfg.teacher
     )
     data = {"x": x, "y": y, "val_x": vx, "val_y": vy}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,10 +151,11 @@ def _refresher(corpus: Corpus, cfg: TrainConfig, out: mp.Queue) -> None:
     os.nice(10)
     first = cfg.train_clips
     while True:
-        batch = build_features(
-            corpus, 64, cfg.clip_windows, cfg.seed, workers=1, first=first, teacher=cfg.distil > 0
+        out.put(
+            build_features(
+                corpus, 64, cfg.clip_windows, cfg.seed, workers=1, first=first, teacher=cfg.teacher
+            )
         )
-        out.put(batch)
         first += 64
 
 
