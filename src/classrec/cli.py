@@ -55,9 +55,14 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_vad_arguments(parser: argparse.ArgumentParser, pad_before: int = 30, pad_after: int = 30):
-    """The VadOptions fields as options (see classrec.segments.VadOptions for their meaning)."""
+def add_vad_arguments(
+    parser: argparse.ArgumentParser, pad_before: int | None = None, pad_after: int | None = None
+):
+    """The VadOptions fields as options (see classrec.segments.VadOptions for their meaning);
+    the margins default to VadOptions' unless a command has its own (speech-only)."""
     d = VadOptions()
+    pad_before = d.pad_before_ms if pad_before is None else pad_before
+    pad_after = d.pad_after_ms if pad_after is None else pad_after
     g = parser.add_argument_group("segmentation (see VadOptions)")
     g.add_argument(
         "--preset",

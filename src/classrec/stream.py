@@ -73,11 +73,16 @@ class EventTracker:
         opts = self.options
         on, off = opts.window_thresholds(probs, self._auto)
         flags = hysteresis(probs, on, off, self._speaking)
+        strong = np.asarray(probs, dtype=np.float32) >= np.broadcast_to(np.float32(on), flags.shape)
         if len(flags):
             self._speaking = bool(flags[-1])
         if not math.isinf(opts.max_speech_s):
             self._probs = np.concatenate([self._probs, np.asarray(probs, dtype=np.float32)])
-        events = [e for flag in flags for e in self._advance(bool(flag), seen_s)]
+        events = [
+            e
+            for flag, high in zip(flags, strong, strict=True)
+            for e in self._advance(bool(flag), bool(high), seen_s)
+        ]
         self._forget_old_probs()
         return events
 
@@ -89,12 +94,16 @@ class EventTracker:
         self._run, self._start_s = None, None
         return events
 
-    def _advance(self, speech: bool, seen_s: float) -> list[Event]:
-        """Take one window's speech flag; return the events it decides."""
+    def _advance(self, speech: bool, strong: bool, seen_s: float) -> list[Event]:
+        """Take one window's speech flag (and whether it reached the start threshold); return
+        the events it decides. A run ends after its last strong window (`trim_weak_tails`)."""
         index = self._windows
         self._windows += 1
         if speech:
-            self._run = [index, index + 1] if self._run is None else [self._run[0], index + 1]
+            if self._run is None:
+                self._run = [index, index + 1]
+            elif strong:
+                self._run[1] = index + 1
             if self._start_s is None and self._run[1] - self._run[0] >= self._min_len:
                 self._start_s = span_start(self._run[0], self.window_s, self._before_s)
                 return [{"start": self._start_s}, *self._splits(self._end_time(seen_s), False)]

@@ -57,6 +57,8 @@ class TrainConfig:
     multilingual: int = 1  # real voices in 11 languages from a Debian package (packages.speech)
     class_weight: float = 0.3  # weight of the music/noise loss beside the speech loss
     distil: float = 0.5  # weight of the teacher's (Silero on the mix) speech target (see _loss)
+    distil_silence: int = 1  # the teacher's target also where the clean source is silent (_loss)
+    distil_mute_after: int = 0  # windows after clean speech where the teacher's target is 0
     val_clips: int = 300
     clip_windows: int = 250  # 8 s
     tts_count: int = 160
@@ -198,16 +200,31 @@ def _loss(model: torch.nn.Module, bx: torch.Tensor, by: torch.Tensor, cfg: Train
     With cfg.distil = w and a teacher column, the speech loss is (1 − w) × BCE against the
     frame-tight clean-source target + w × BCE against the teacher's probability on the mix: the
     clean source says where speech was, not whether it is still audible at −5 dB under music.
+    With cfg.distil_silence = 0 the teacher's target is 0 wherever the clean target is: the
+    teacher may lower speech it cannot hear, but never teaches its own false alarms on noise or
+    its hang-over after words. With cfg.distil_mute_after = k, only its hang-over: the teacher's
+    target is 0 in the k windows after each end of clean speech.
     """
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     with_classes = hasattr(model, "classes")
     speech, classes = model(bx, classes=True) if with_classes else (model(bx), None)
     loss = bce(speech, by[..., 0])
     if cfg.distil and by.shape[-1] > 3:
-        loss = (1 - cfg.distil) * loss + cfg.distil * bce(speech, by[..., 3])
+        teacher = by[..., 3] if cfg.distil_silence else by[..., 3] * (by[..., 0] > 0)
+        if cfg.distil_mute_after:
+            teacher = teacher * ~_just_after_speech(by[..., 0] > 0, cfg.distil_mute_after)
+        loss = (1 - cfg.distil) * loss + cfg.distil * bce(speech, teacher)
     if with_classes:
         loss = loss + cfg.class_weight * bce(classes, by[..., 1:3])
     return loss
+
+
+def _just_after_speech(speech: torch.Tensor, windows: int) -> torch.Tensor:
+    """(batch, time) flags: silent windows within `windows` after a speech window."""
+    near = speech.clone()
+    for k in range(1, windows + 1):
+        near[:, k:] |= speech[:, :-k]
+    return near & ~speech
 
 
 def untrained(arch: str, data: dict[str, np.ndarray], hidden: int) -> torch.nn.Module:
