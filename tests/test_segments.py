@@ -53,6 +53,13 @@ def test_speech_ends_at_its_last_window_above_the_start_threshold() -> None:
     assert speech_segments(probs, options, window_s=0.1) == [Segment(0.1, 0.4)]
 
 
+def test_a_burst_before_a_dip_still_joins_the_speech_after_it() -> None:
+    # trimming the burst's weak tail first would leave a 3-window gap and drop the 2-window burst
+    probs = np.array([0.9, 0.9, 0.4, 0.1, 0.1, 0.9, 0.9, 0.9, 0.4, 0.1])
+    options = VadOptions(min_speech_ms=300, min_silence_ms=300, pad_before_ms=0, pad_after_ms=0)
+    assert speech_segments(probs, options, window_s=0.1) == [Segment(0.0, 0.8)]
+
+
 def test_a_word_split_by_a_short_dip_is_not_dropped() -> None:
     probs = np.r_[np.zeros(10), np.ones(5), np.zeros(2), np.ones(5), np.zeros(10)]
     options = VadOptions(min_speech_ms=250, min_silence_ms=100, pad_before_ms=0, pad_after_ms=0)

@@ -1,6 +1,6 @@
 """Speech probabilities → speech segments, in small steps that can each be tested alone.
 
-    probs ─ hysteresis ─► runs ─ trim weak tails ─► merge short gaps ─► drop short speech ─► pad
+    probs ─ hysteresis ─► runs ─ merge short gaps ─► drop short speech ─► trim weak tails ─► pad
     ─► split long
 
 Runs are half-open window index ranges [first, stop); windows are `window_s` seconds long, so
@@ -39,8 +39,9 @@ class VadOptions:
     min_silence_ms: a pause shorter than this (ms) does not end speech.
     pad_before_ms / pad_after_ms: margin (ms) added before each start and after each end, so
         soft onsets and trailing consonants are kept; segments that touch after padding merge.
-        None after by default: the model's own decay already ends speech a median 64 ms after
-        the words on split=dev (a causal model cannot know a pause from an end sooner).
+        No margin after speech by default: the model's own decay already ends speech a median
+        64 ms after the words on split=dev (a causal model cannot tell a pause from an end
+        sooner).
     max_speech_s: longer segments are split at their lowest-probability window (s).
     """
 
@@ -164,7 +165,9 @@ def trim_weak_tails(spans: list[Run], strong: np.ndarray) -> list[Run]:
 
     Hysteresis keeps speech on through dips, but it should not lengthen ends: after the last
     word a recurrent model's probability decays for two or three windows (64–96 ms, measured on
-    split=dev), and those windows sit between the two thresholds."""
+    split=dev), and those windows sit between the two thresholds. Applied after gaps are merged
+    and short runs dropped, so it only moves ends: a short burst followed by a dip still joins
+    the speech after it."""
     out = []
     for first, stop in spans:
         found = np.flatnonzero(strong[first:stop])
@@ -268,10 +271,10 @@ def speech_segments(
     probs = np.asarray(probs, dtype=np.float32)
     duration = len(probs) * window_s if duration_s is None else duration_s
     on, off = options.window_thresholds(probs)
-    strong = probs >= np.broadcast_to(np.float32(on), probs.shape)
-    spans = trim_weak_tails(runs(hysteresis(probs, on, off)), strong)
+    spans = runs(hysteresis(probs, on, off))
     spans = merge_gaps(spans, options.merge_gap_windows(window_s))
     spans = drop_short(spans, options.min_speech_windows(window_s))
+    spans = trim_weak_tails(spans, probs >= np.broadcast_to(np.float32(on), probs.shape))
     before, after = options.pad_before_ms / 1000.0, options.pad_after_ms / 1000.0
     segments = pad(spans, window_s, before, after, duration)
     return split_long(segments, probs, window_s, options.max_speech_s)

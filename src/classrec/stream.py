@@ -62,6 +62,7 @@ class EventTracker:
         self._windows = 0  # windows seen so far
         self._speaking = False  # hysteresis flag after the last window
         self._run: list[int] | None = None  # [first, stop) windows of the current speech
+        self._last_strong = 0  # last window of the current speech at the start threshold
         self._start_s: float | None = None  # start of the segment announced and not yet ended
         # recent probabilities, for choosing where to split (kept only with a finite max_speech_s)
         self._probs = np.zeros(0, dtype=np.float32)
@@ -96,14 +97,13 @@ class EventTracker:
 
     def _advance(self, speech: bool, strong: bool, seen_s: float) -> list[Event]:
         """Take one window's speech flag (and whether it reached the start threshold); return
-        the events it decides. A run ends after its last strong window (`trim_weak_tails`)."""
+        the events it decides. Speech ends after its last strong window (`trim_weak_tails`)."""
         index = self._windows
         self._windows += 1
         if speech:
-            if self._run is None:
-                self._run = [index, index + 1]
-            elif strong:
-                self._run[1] = index + 1
+            self._run = [index, index + 1] if self._run is None else [self._run[0], index + 1]
+            if strong:
+                self._last_strong = index
             if self._start_s is None and self._run[1] - self._run[0] >= self._min_len:
                 self._start_s = span_start(self._run[0], self.window_s, self._before_s)
                 return [{"start": self._start_s}, *self._splits(self._end_time(seen_s), False)]
@@ -145,7 +145,7 @@ class EventTracker:
         self._probs, self._probs_from = self._probs[drop:], self._probs_from + drop
 
     def _end_time(self, duration_s: float) -> float:
-        return span_end(self._run[1], self.window_s, self._after_s, duration_s)
+        return span_end(self._last_strong + 1, self.window_s, self._after_s, duration_s)
 
 
 class Stream:
