@@ -142,14 +142,19 @@ def hysteresis(
 
     `speaking` is the flag before the first window, so a stream can continue where it stopped.
     """
-    probs = np.asarray(probs, dtype=np.float32)
-    # thresholds in float32 too, so a probability equal to the threshold counts as reaching it
-    ons, offs = (np.broadcast_to(np.float32(t), probs.shape) for t in (on, off))
-    flags = np.empty(len(probs), dtype=bool)
-    for i, (p, a, b) in enumerate(zip(probs, ons, offs, strict=True)):
-        speaking = bool(p >= b) if speaking else bool(p >= a)
+    ons, offs = reaches(probs, on), reaches(probs, off)
+    flags = np.empty(len(ons), dtype=bool)
+    for i, (a, b) in enumerate(zip(ons, offs, strict=True)):
+        speaking = bool(b) if speaking else bool(a)
         flags[i] = speaking
     return flags
+
+
+def reaches(probs: np.ndarray, threshold: float | np.ndarray) -> np.ndarray:
+    """Per window, whether its probability reaches `threshold` (a number, or one per window).
+    Compared in float32, so a probability equal to the threshold counts as reaching it."""
+    probs = np.asarray(probs, dtype=np.float32)
+    return probs >= np.broadcast_to(np.float32(threshold), probs.shape)
 
 
 def runs(flags: np.ndarray) -> list[Run]:
@@ -274,7 +279,7 @@ def speech_segments(
     spans = runs(hysteresis(probs, on, off))
     spans = merge_gaps(spans, options.merge_gap_windows(window_s))
     spans = drop_short(spans, options.min_speech_windows(window_s))
-    spans = trim_weak_tails(spans, probs >= np.broadcast_to(np.float32(on), probs.shape))
+    spans = trim_weak_tails(spans, reaches(probs, on))
     before, after = options.pad_before_ms / 1000.0, options.pad_after_ms / 1000.0
     segments = pad(spans, window_s, before, after, duration)
     return split_long(segments, probs, window_s, options.max_speech_s)

@@ -34,6 +34,7 @@ from classrec.pipeline import as_mono, channel_axis, check_rate, shared_detector
 from classrec.segments import (
     VadOptions,
     hysteresis,
+    reaches,
     span_end,
     span_start,
     split_horizon,
@@ -74,7 +75,7 @@ class EventTracker:
         opts = self.options
         on, off = opts.window_thresholds(probs, self._auto)
         flags = hysteresis(probs, on, off, self._speaking)
-        strong = np.asarray(probs, dtype=np.float32) >= np.broadcast_to(np.float32(on), flags.shape)
+        strong = reaches(probs, on)
         if len(flags):
             self._speaking = bool(flags[-1])
         if not math.isinf(opts.max_speech_s):
