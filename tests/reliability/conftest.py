@@ -131,3 +131,12 @@ def real_server(tmp_path: Path) -> Iterator[ServerProcess]:
     yield proc
     proc.stop()
     drop_database(proc.database_url)
+
+
+@pytest.fixture
+def five_stream_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """One teacher recording five rooms at once: over the default per-account stream limit."""
+    proc = start_server(tmp_path, CLASSREC_STREAMS_PER_USER="5")
+    yield proc
+    proc.stop()
+    drop_database(proc.database_url)

@@ -14,13 +14,12 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-from conftest import LECTURE, ServerProcess, report, signup, start_server
+from conftest import LECTURE, ServerProcess, report, signup
 from sqlite_writers import ROWS, hold_write_lock, write_rows
 from web.test_durability import open_socket
 from websockets.exceptions import ConnectionClosed
@@ -48,14 +47,6 @@ def pace(sockets: list, pcm: bytes, seconds: float) -> list[int]:  # noqa: ANN00
                 sent[k] += CHUNK
         time.sleep(CHUNK / BYTES_PER_S)
     return sent
-
-
-@pytest.fixture
-def five_stream_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """One teacher recording five rooms at once: over the default per-account stream limit."""
-    proc = start_server(tmp_path, CLASSREC_STREAMS_PER_USER="5")
-    yield proc
-    proc.stop()
 
 
 @pytest.mark.slow

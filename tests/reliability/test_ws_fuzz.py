@@ -166,7 +166,8 @@ def realtime_stream(ws, pcm: bytes, speed: float, acks: list[int]) -> None:  # n
 
 
 @pytest.mark.slow
-def test_slow_and_vanishing_clients_on_a_real_server(server, lecture_pcm) -> None:  # noqa: ANN001
+def test_slow_and_vanishing_clients_on_a_real_server(five_stream_server, lecture_pcm) -> None:  # noqa: ANN001
+    server = five_stream_server  # four streams of one account, over the default limit of three
     pcm = lecture_pcm[: len(lecture_pcm) // CHUNK * CHUNK]
     with httpx.Client(base_url=server.url) as http:
         signup_client(http)
@@ -195,6 +196,22 @@ def test_slow_and_vanishing_clients_on_a_real_server(server, lecture_pcm) -> Non
     assert stored[0] == pcm  # the slow reader's audio all arrived
     assert stored[1] == pcm[:CHUNK] and stored[2] == pcm[:CHUNK]  # the half frame is not stored
     report("websocket real server", slow_reader_bytes=len(pcm), vanished_clients=2, lost_bytes=0)
+
+
+@pytest.mark.slow
+def test_the_stream_limit_holds_for_sockets_opened_at_once(server, lecture_pcm) -> None:  # noqa: ANN001
+    """Four sockets of one account connect before any is answered: with the default limit of
+    three, three record and one is refused, however the openings interleave."""
+    with httpx.Client(base_url=server.url) as http:
+        signup_client(http)
+        ids = [http.post("/api/lectures", json={"title": t}).json()["id"] for t in "abcd"]
+        sockets = [open_socket(server, http, i) for i in ids]
+        answers = [json.loads(ws.recv(timeout=10)) for ws in sockets]
+        for ws in sockets:
+            ws.close()
+    kinds = Counter(a.get("code", a["type"]) for a in answers)
+    assert kinds == {"ready": 3, "too_many_streams": 1}, answers
+    report("websocket real server", streams_opened_at_once=4, refused=kinds["too_many_streams"])
 
 
 def slow_reader_flood(ws, pcm: bytes) -> None:  # noqa: ANN001

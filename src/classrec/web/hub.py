@@ -195,6 +195,9 @@ class LiveHub:
         self.streams: dict[str, LiveStream] = {}
         self.idle_s = 600.0
         self._compute = asyncio.Lock()
+        # checking the stream limits and claiming a place are one step (see attach)
+        self._room = asyncio.Lock()
+        self._opening: list[int] = []  # owners of streams being opened, counted by _make_room
         # per lecture: opening, closing and reopening never overlap (dropped when unused)
         self._lecture_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -277,19 +280,26 @@ class LiveHub:
         lock for this lecture only: other streams keep flowing while sockets connect.
         Raises ProtocolError when the owner or the server has too many streams."""
         async with self._lecture_lock(lecture_id):
-            stream = self.streams.get(lecture_id)
+            stream, opened = self.streams.get(lecture_id), False
             if stream is None:
                 if not await run_in_threadpool(self._exists, lecture_id):  # deleted meanwhile
                     raise ProtocolError(4404, "not_found", "no such lecture")
-                await self._make_room(owner_id)
-                stream = await run_in_threadpool(self._open, lecture_id, owner_id)
-                self.streams[lecture_id] = stream
-                await self._set_status(lecture_id, status="recording")
+                async with self._room:
+                    await self._make_room(owner_id)
+                    self._opening.append(owner_id)
+                try:
+                    stream = await run_in_threadpool(self._open, lecture_id, owner_id)
+                finally:
+                    self._opening.remove(owner_id)
+                self.streams[lecture_id], opened = stream, True
             elif stream.suspended:
                 await run_in_threadpool(stream.recording.open)
+            # registered and connected with no await between: never counted as an idle stream
             self._set_limits(stream, quota_left)
             stream.suspended = False
             old, stream.conn = stream.conn, Connection(ws)
+            if opened:
+                await self._set_status(lecture_id, status="recording")
         if old is not None:
             old.send({"type": "error", "code": "replaced", "message": REPLACED})
             old.send(None)
@@ -322,12 +332,14 @@ class LiveHub:
     async def _make_room(self, owner_id: int) -> None:
         """Before a new stream opens: streams without a client (oldest first) are interrupted
         to stay within `streams_per_user` and `max_streams`; if every stream counted has a
-        client, the new one is refused."""
+        client, the new one is refused. Streams still being opened count as having one: sockets
+        that connect at once must not all pass the check before any is registered."""
         s = self.settings
         for limit, mine in ((s.streams_per_user, True), (s.max_streams, False)):
             counted = [x for x in self.streams.values() if x.owner_id == owner_id or not mine]
             idle = sorted((x for x in counted if x.conn is None), key=lambda x: x.idle_since)
-            if len(counted) - len(idle) >= limit:
+            opening = sum(1 for owner in self._opening if owner == owner_id or not mine)
+            if len(counted) - len(idle) + opening >= limit:
                 who = "per account" if mine else "on this server"
                 raise ProtocolError(
                     4429, "too_many_streams", f"at most {limit} live recordings at once {who}"
