@@ -71,6 +71,18 @@ def test_clips_are_finite_labelled_and_sometimes_8k(lecture, noise):
     assert 10 < noisy < 40  # noise or events in most clips, not all
 
 
+def test_the_share_of_speechless_clips_is_a_setting(lecture, noise):
+    corpus = _tiny_corpus(lecture, noise)
+
+    def speechless(share: float) -> int:
+        rngs = (np.random.default_rng([9, i]) for i in range(60))
+        return sum(not make_clip(rng, corpus, 100, share)[1].any() for rng in rngs)
+
+    assert speechless(0.0) == 0
+    assert speechless(1.0) == 60
+    assert 5 < speechless(0.25) < speechless(0.6) < 50
+
+
 def test_clips_are_reproducible(lecture, noise):
     corpus = _tiny_corpus(lecture, noise)
     a = make_clip(np.random.default_rng([3, 1]), corpus, 100)

@@ -34,7 +34,7 @@ def test_distillation_weighs_the_teacher_in_the_speech_loss() -> None:
     torch.testing.assert_close(_loss(model, x, y[..., :3], cfg), without)
 
 
-def test_the_teacher_can_be_muted_on_silence_or_just_after_speech() -> None:
+def test_the_teacher_can_be_muted_on_silence_after_speech_or_far_from_it() -> None:
     torch.manual_seed(0)
     model = build("lstm", np.zeros(N_MELS), np.ones(N_MELS), 16)
     x = torch.randn(1, 8, N_MELS)
@@ -53,4 +53,7 @@ def test_the_teacher_can_be_muted_on_silence_or_just_after_speech() -> None:
     after = TrainConfig(distil=0.5, class_weight=0.0, distil_mute_after=2)
     want = [0.7, 0.7, 0.7, 0, 0, 0.7, 0.7, 0.7]
     torch.testing.assert_close(_loss(model, x, y, after), expected(want))
+    near = TrainConfig(distil=0.5, class_weight=0.0, distil_near=2)
+    want = [0.7, 0.7, 0.7, 0.7, 0.7, 0, 0, 0]
+    torch.testing.assert_close(_loss(model, x, y, near), expected(want))
     torch.testing.assert_close(_loss(model, x, y, base), expected([0.7] * 8))

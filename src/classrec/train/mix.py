@@ -21,6 +21,9 @@ from classrec.train.corpus import RATE, WINDOW, Corpus, Utterance
 NARROW_RATE = 8000
 """The rate one clip in five is made at, so the shared weights learn the 8 kHz path."""
 
+SPEECHLESS = 0.25
+"""Share of clips with no speech at all: only noise, music, events or near-silence."""
+
 
 def _rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-9)
@@ -123,11 +126,11 @@ def snr_db(rng: np.random.Generator) -> float:
 
 
 def make_clip(
-    rng: np.random.Generator, corpus: Corpus, n_windows: int
+    rng: np.random.Generator, corpus: Corpus, n_windows: int, speechless: float = SPEECHLESS
 ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
     """One mixed clip: (samples, speech target per window, sample rate, classes) where classes
     is (n_windows, 2): music audible, other noise audible (the mixer knows both)."""
-    speech, labels, classes, narrowband = mix_clip(rng, corpus, n_windows)
+    speech, labels, classes, narrowband = mix_clip(rng, corpus, n_windows, speechless)
     audio, rate = heard_at(speech, narrowband)
     return audio, labels, rate, classes
 
@@ -141,10 +144,11 @@ def heard_at(audio: np.ndarray, narrowband: bool) -> tuple[np.ndarray, int]:
 
 
 def mix_clip(
-    rng: np.random.Generator, corpus: Corpus, n_windows: int
+    rng: np.random.Generator, corpus: Corpus, n_windows: int, speechless: float = SPEECHLESS
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """make_clip before any resampling: (16 kHz samples, speech target, classes, whether the
-    clip is to be heard at 8 kHz), so a teacher can listen to the 16 kHz mix."""
+    clip is to be heard at 8 kHz), so a teacher can listen to the 16 kHz mix. A share
+    `speechless` of the clips holds no speech at all."""
     n = n_windows * WINDOW
     kind = rng.random()
     if kind < 0.08 and corpus.meetings:
@@ -153,7 +157,7 @@ def mix_clip(
         speech = utt.audio[first * WINDOW :][:n].copy()
         labels = utt.labels[first : first + n_windows].copy()
         speech = np.pad(speech, (0, n - len(speech)))
-    elif kind < 0.75:
+    elif kind < 1 - speechless:
         speech, labels = _speech_track(rng, corpus, n_windows)
     else:
         speech, labels = np.zeros(n, np.float32), np.zeros(n_windows, np.float32)
@@ -193,12 +197,12 @@ def _teacher_probabilities(audio: np.ndarray) -> np.ndarray:
     return _TEACHER.probabilities(audio)
 
 
-def _clip_features(args: tuple[int, int, int, bool]) -> tuple[np.ndarray, np.ndarray]:
+def _clip_features(args: tuple[int, int, int, bool, float]) -> tuple[np.ndarray, np.ndarray]:
     """Features (n_windows, N_MELS) float16 and targets (n_windows, 3 or 4): speech, music,
     noise and, with a teacher, the teacher's speech probability on the mix."""
-    seed, index, n_windows, teacher = args
+    seed, index, n_windows, teacher, speechless = args
     rng = np.random.default_rng([seed, index])
-    audio, labels, classes, narrowband = mix_clip(rng, _CORPUS, n_windows)
+    audio, labels, classes, narrowband = mix_clip(rng, _CORPUS, n_windows, speechless)
     targets = [labels, classes]
     if teacher:
         targets.append(_teacher_probabilities(audio)[:n_windows])
@@ -217,6 +221,7 @@ def build_features(
     workers: int = 2,
     first: int = 0,
     teacher: bool = False,
+    speechless: float = SPEECHLESS,
 ):
     """Features (n_clips, n_windows, N_MELS) float16 and targets (n_clips, n_windows, 3), in
     parallel (workers > 1) or in this process; with `teacher`, a fourth target column.
@@ -226,7 +231,7 @@ def build_features(
     """
     global _CORPUS
     _CORPUS = corpus
-    jobs = [(seed, first + i, n_windows, teacher) for i in range(n_clips)]
+    jobs = [(seed, first + i, n_windows, teacher, speechless) for i in range(n_clips)]
     if workers > 1:
         with get_context("fork").Pool(workers) as pool:
             out = pool.map(_clip_features, jobs, chunksize=16)

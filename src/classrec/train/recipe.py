@@ -40,7 +40,7 @@ from classrec.train.corpus import (
     load_corpus,
 )
 from classrec.train.export_onnx import export as export_onnx
-from classrec.train.mix import build_features
+from classrec.train.mix import SPEECHLESS, build_features
 from classrec.train.nets import build, export_numpy
 
 
@@ -59,6 +59,8 @@ class TrainConfig:
     distil: float = 0.5  # weight of the teacher's (Silero on the mix) speech target (see _loss)
     distil_silence: int = 1  # the teacher's target also where the clean source is silent (_loss)
     distil_mute_after: int = 0  # windows after clean speech where the teacher's target is 0
+    distil_near: int = 0  # if > 0, the teacher's target is 0 farther than this from speech
+    speechless: float = SPEECHLESS  # share of clips with no speech (noise, music, events)
     val_clips: int = 300
     clip_windows: int = 250  # 8 s
     tts_count: int = 160
@@ -91,7 +93,7 @@ class TrainConfig:
             self.tts_count,
             self.packages,
             self.multilingual,
-        )
+        ) + ((self.speechless,) if self.speechless != SPEECHLESS else ())
         return hashlib.sha1(repr(fields).encode(), usedforsecurity=False).hexdigest()[:10]
 
 
@@ -130,11 +132,10 @@ def prepare_data(cfg: TrainConfig, corpus: Corpus) -> dict[str, np.ndarray]:
         with np.load(path) as d:
             return dict(d)
     t0 = time.time()
-    x, y = build_features(
-        corpus, cfg.train_clips, cfg.clip_windows, cfg.seed, cfg.threads, teacher=cfg.teacher
-    )
+    mixing = {"teacher": cfg.teacher, "speechless": cfg.speechless}
+    x, y = build_features(corpus, cfg.train_clips, cfg.clip_windows, cfg.seed, cfg.threads, **mixing)
     vx, vy = build_features(
-        corpus, cfg.val_clips, cfg.clip_windows, cfg.seed + 1000, cfg.threads, teacher=cfg.teacher
+        corpus, cfg.val_clips, cfg.clip_windows, cfg.seed + 1000, cfg.threads, **mixing
     )
     data = {"x": x, "y": y, "val_x": vx, "val_y": vy}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +156,14 @@ def _refresher(corpus: Corpus, cfg: TrainConfig, out: mp.Queue) -> None:
     while True:
         out.put(
             build_features(
-                corpus, 64, cfg.clip_windows, cfg.seed, workers=1, first=first, teacher=cfg.teacher
+                corpus,
+                64,
+                cfg.clip_windows,
+                cfg.seed,
+                workers=1,
+                first=first,
+                teacher=cfg.teacher,
+                speechless=cfg.speechless,
             )
         )
         first += 64
@@ -203,7 +211,9 @@ def _loss(model: torch.nn.Module, bx: torch.Tensor, by: torch.Tensor, cfg: Train
     With cfg.distil_silence = 0 the teacher's target is 0 wherever the clean target is: the
     teacher may lower speech it cannot hear, but never teaches its own false alarms on noise or
     its hang-over after words. With cfg.distil_mute_after = k, only its hang-over: the teacher's
-    target is 0 in the k windows after each end of clean speech.
+    target is 0 in the k windows after each end of clean speech. With cfg.distil_near = k, the
+    teacher keeps its say near speech (onsets, hang-over) but its target is 0 in silence more
+    than k windows from any clean speech, where all it could teach is its own false alarms.
     """
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     with_classes = hasattr(model, "classes")
@@ -213,6 +223,8 @@ def _loss(model: torch.nn.Module, bx: torch.Tensor, by: torch.Tensor, cfg: Train
         teacher = by[..., 3] if cfg.distil_silence else by[..., 3] * (by[..., 0] > 0)
         if cfg.distil_mute_after:
             teacher = teacher * ~_just_after_speech(by[..., 0] > 0, cfg.distil_mute_after)
+        if cfg.distil_near:
+            teacher = teacher * _near_speech(by[..., 0] > 0, cfg.distil_near)
         loss = (1 - cfg.distil) * loss + cfg.distil * bce(speech, teacher)
     if with_classes:
         loss = loss + cfg.class_weight * bce(classes, by[..., 1:3])
@@ -225,6 +237,14 @@ def _just_after_speech(speech: torch.Tensor, windows: int) -> torch.Tensor:
     for k in range(1, windows + 1):
         near[:, k:] |= speech[:, :-k]
     return near & ~speech
+
+
+def _near_speech(speech: torch.Tensor, windows: int) -> torch.Tensor:
+    """(batch, time) flags: speech windows and those within `windows` of one, either side."""
+    wide = torch.nn.functional.max_pool1d(
+        speech[:, None].float(), 2 * windows + 1, stride=1, padding=windows
+    )
+    return wide[:, 0] > 0
 
 
 def untrained(arch: str, data: dict[str, np.ndarray], hidden: int) -> torch.nn.Module:
