@@ -133,7 +133,9 @@ def prepare_data(cfg: TrainConfig, corpus: Corpus) -> dict[str, np.ndarray]:
             return dict(d)
     t0 = time.time()
     mixing = {"teacher": cfg.teacher, "speechless": cfg.speechless}
-    x, y = build_features(corpus, cfg.train_clips, cfg.clip_windows, cfg.seed, cfg.threads, **mixing)
+    x, y = build_features(
+        corpus, cfg.train_clips, cfg.clip_windows, cfg.seed, cfg.threads, **mixing
+    )
     vx, vy = build_features(
         corpus, cfg.val_clips, cfg.clip_windows, cfg.seed + 1000, cfg.threads, **mixing
     )
