@@ -53,7 +53,7 @@ class TrainConfig:
     seed: int = 0
     train_clips: int = 12000  # the pool: 26.7 h, refreshed while training (see `refresh`)
     refresh: int = 1  # a worker process mixes fresh clips into the pool (0: a fixed pool)
-    packages: int = 1  # real music and ambience from Debian packages (classrec.train.packages)
+    packages: int = 1  # Debian music and ambience (classrec.train.packages); 2: MORE_MUSIC
     multilingual: int = 1  # real voices in 11 languages from a Debian package (packages.speech)
     class_weight: float = 0.3  # weight of the music/noise loss beside the speech loss
     distil: float = 0.5  # weight of the teacher's (Silero on the mix) speech target (see _loss)
@@ -105,7 +105,8 @@ def prepare_corpus(cfg: TrainConfig) -> Corpus:
     silero = Silero()
     corpus = load_corpus(Path(cfg.data), Path(cfg.cache) / "tts", silero, cfg.tts_count, cfg.seed)
     if cfg.packages:
-        found = packages.load(Path(cfg.cache) / "packages", silero, cfg.seed)
+        which = packages.MORE_MUSIC if cfg.packages == 2 else packages.PACKAGES
+        found = packages.load(Path(cfg.cache) / "packages", silero, cfg.seed, which)
         corpus.music += found["music"]
         for audio in found["noise"]:
             (corpus.events if len(audio) < 2.5 * RATE else corpus.noise).append(audio)
