@@ -163,7 +163,8 @@ def decode(
     labeller only the file names are checked (`VOICE`): the evaluation's unseen packages use that,
     so no scored peer decides what is left in them.
     """
-    out_path = cache / f"{package.name}{f'-{package.minutes:g}min' if package.minutes else ''}.npz"
+    capped = f"-{package.minutes:g}min" if package.minutes else ""  # a full decode is another file
+    out_path = cache / f"{package.name}{capped}.npz"
     if out_path.is_file():
         with np.load(out_path) as d:
             keys = sorted(d.files, key=lambda k: int(k.split("-")[1]))
