@@ -20,6 +20,7 @@ from classrec.web.auth import LoginLimiter
 from classrec.web.config import Settings
 from classrec.web.db import Database, migrate
 from classrec.web.limits import Slots
+from classrec.web.preset_tuning import TuningJobs
 from classrec.web.routes import (
     auth,
     bookmarks,
@@ -55,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.database_url)
         await run_in_threadpool(_prepare, settings, db)
         app.state.db = db
+        # made here, once, before any request: its start sweeps samples a stopped server left
+        app.state.tuning_jobs = await run_in_threadpool(TuningJobs, settings.tmp_dir)
         app.state.hub = hub.LiveHub(settings, db)
         app.state.hub.start()
         yield

@@ -114,8 +114,9 @@ class TuningJobs:
     how it ended), and the folders their samples are kept in while they run."""
 
     def __init__(self, tmp_dir: Path) -> None:
-        """Samples left in `tmp_dir` by a server that stopped while tuning are removed: no
-        tuning of this process has started yet (the server is one process)."""
+        """Samples left in `tmp_dir` by a server that stopped while tuning are removed: made at
+        the app's start-up, before any request, so no tuning of this process has begun (the
+        server is one process)."""
         self.tmp_dir = tmp_dir
         self.jobs: dict[int, TuningJob] = {}
         for folder in tmp_dir.glob(f"{FOLDER_PREFIX}*"):

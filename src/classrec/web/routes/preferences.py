@@ -76,7 +76,7 @@ async def tune_on_sample(request: Request, user: ShortUserDep, settings: Setting
     is 500 with one line. No database session is held while the body arrives or the search
     runs."""
     _check_size(request, settings)
-    jobs = _tuning_jobs(request)
+    jobs = request.app.state.tuning_jobs
     if running := jobs.running(user.id):
         raise HTTPException(409, f"a preset is being tuned on {running.audio_name}: wait for it")
     folder = jobs.new_folder()
@@ -107,7 +107,7 @@ async def tune_on_sample(request: Request, user: ShortUserDep, settings: Setting
 def tuning_progress(request: Request, user: UserDep) -> dict:
     """The user's latest tuning in this server process: {state: running, done or failed, phase:
     decoding or searching, fraction, elapsed_s, audio, labels, error}; {state: none} if none."""
-    job = _tuning_jobs(request).jobs.get(user.id)
+    job = request.app.state.tuning_jobs.jobs.get(user.id)
     return job.progress() if job is not None else {"state": "none"}
 
 
@@ -195,10 +195,3 @@ def _copy(upload: UploadFile, path: Path) -> None:
     upload.file.seek(0)
     with open(path, "wb") as out:
         shutil.copyfileobj(upload.file, out, 1 << 20)
-
-
-def _tuning_jobs(request: Request) -> preset_tuning.TuningJobs:
-    """The app's tunings (made on first use)."""
-    if not hasattr(request.app.state, "tuning_jobs"):
-        request.app.state.tuning_jobs = preset_tuning.TuningJobs(request.app.state.settings.tmp_dir)
-    return request.app.state.tuning_jobs
