@@ -110,3 +110,29 @@ def test_synthetic_events_are_short_and_normalised():
         x = make(rng)
         assert 0.01 * 16000 < len(x) < 4.5 * 16000
         assert np.isclose(np.abs(x).max(), 1.0, atol=1e-3)
+
+
+def _peak_share(x: np.ndarray) -> float:
+    """Share of the power of 100 ms frames in bins 10x above their ±100 Hz neighbourhood's
+    median: most of it for harmonics, ~0 for noise of any colour."""
+    frames = x[: len(x) // 1600 * 1600].reshape(-1, 1600) * np.hanning(1600)
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    local = np.median(np.lib.stride_tricks.sliding_window_view(power, 21, axis=1), axis=2)
+    power = power[:, 10:-10]
+    return float(power[power > 10 * local].sum() / power.sum())
+
+
+def test_melodies_are_tunes_of_pitched_notes():
+    """Each piece is harmonic (unlike noise) and changes pitch from note to note (unlike hum or
+    a held tone)."""
+    rng = np.random.default_rng(1)
+    pieces = synth.melodies(rng, minutes=1.0, seconds=10.0)
+    assert len(pieces) == 6
+    for x in pieces:
+        assert len(x) == 10 * 16000 and np.isfinite(x).all()
+        assert np.isclose(np.abs(x).max(), 1.0, atol=1e-3)
+        assert _peak_share(x) > 0.5
+        frames = x.reshape(-1, 1600) * np.hanning(1600)
+        strongest = np.argmax(np.abs(np.fft.rfft(frames, axis=1)), axis=1)
+        assert len(set(strongest)) >= 4  # several notes
+    assert _peak_share(synth.coloured_noise(rng, 10 * 16000)) < 0.1

@@ -6,6 +6,8 @@ memoryless detector confuses with syllables, so the training mix has plenty of t
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 RATE = 16000
@@ -114,3 +116,96 @@ def event(rng: np.random.Generator) -> np.ndarray:
 def background(rng: np.random.Generator, n: int) -> np.ndarray:
     """Stationary synthetic background: coloured noise or hum."""
     return coloured_noise(rng, n) if rng.random() < 0.75 else hum(rng, n)
+
+
+SCALES = ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10), (0, 2, 4, 7, 9), (0, 3, 5, 7, 10))
+"""Major, natural minor and the two pentatonic scales, in semitones above the tonic."""
+
+
+def _note(rng: np.random.Generator, pitch: np.ndarray, timbre: dict) -> np.ndarray:
+    """One note: harmonics of the pitch contour `pitch` (Hz per sample) with the instrument's
+    envelope; plucked and struck notes decay (upper harmonics faster), bowed and blown ones
+    swell and hold."""
+    n = len(pitch)
+    t = np.arange(n) / RATE
+    k = np.arange(1, min(timbre["harmonics"], int(7000 / pitch.max())) + 1)[:, None]
+    phase = 2 * np.pi * np.cumsum(pitch) / RATE
+    stretch = np.sqrt(1 + timbre["inharmonic"] * k**2)  # stiff strings and bells
+    amps = k ** -timbre["tilt"] * np.where(k % 2 == 0, timbre["even"], 1.0)
+    if timbre["struck"]:
+        env = np.exp(-t[None, :] * timbre["decay"] * (1 + 0.4 * (k - 1)))
+        env = env * np.minimum(1, t / 0.003)[None, :]
+    else:
+        attack = np.minimum(1, t / timbre["attack"])
+        release = np.minimum(1, (n - np.arange(n)) / (0.03 * RATE))
+        env = (attack * release)[None, :]
+    x = np.sum(
+        amps * env * np.sin(k * stretch * phase[None, :] + rng.uniform(0, 6, (len(k), 1))), 0
+    )
+    return x
+
+
+def _instrument(rng: np.random.Generator) -> dict:
+    """A random instrument: plucked/struck (guitar, harp, piano, bell) or sustained (bowed
+    strings, flute, clarinet, brass, organ), with its harmonic tilt, vibrato and attack."""
+    struck = bool(rng.random() < 0.5)
+    return {
+        "struck": struck,
+        "harmonics": int(rng.integers(4, 30)),
+        "tilt": rng.uniform(0.5, 2.0),
+        "even": rng.uniform(0.05, 1.0) if rng.random() < 0.3 else 1.0,  # clarinet-like
+        "inharmonic": rng.uniform(0, 3e-4) if rng.random() < 0.5 else 0.0,
+        "decay": rng.uniform(1.5, 8.0),
+        "attack": rng.uniform(0.01, 0.15),
+        "vibrato": 0.0 if struck else rng.uniform(0, 0.015),
+        "glide": 0.0 if struck else rng.uniform(0, 0.5),  # share of notes slid into
+    }
+
+
+def melody(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A solo instrument playing a tune (a random walk on a scale, 60–200 beats per minute,
+    with rests), sometimes over a drone, through a random body resonance. Harmonic, pitched
+    and phrased like a voice, yet not speech: the kind of sound a detector must not call speech
+    (a solo guitar and a flute lead are where detectors' music false alarms pile up)."""
+    timbre, scale = _instrument(rng), SCALES[int(rng.integers(len(SCALES)))]
+    tonic, beat = rng.uniform(100, 600), 60 / rng.uniform(60, 200)
+    out, pos, degree, last = np.zeros(n), 0, 0, None
+    while pos < n:
+        m = int(beat * rng.choice([0.25, 0.5, 0.5, 1, 1, 1.5, 2]) * RATE)
+        if rng.random() < 0.12:
+            pos += m  # a rest
+            continue
+        degree = int(np.clip(degree + rng.integers(-3, 4), -7, 10))
+        f = tonic * 2 ** ((12 * (degree // len(scale)) + scale[degree % len(scale)]) / 12)
+        pitch = np.full(m, f)
+        if last is not None and rng.random() < timbre["glide"]:
+            g = min(m, int(0.08 * RATE))
+            pitch[:g] = np.geomspace(last, f, g)
+        rate = rng.uniform(4, 7)
+        pitch *= 1 + timbre["vibrato"] * np.sin(2 * np.pi * rate * np.arange(m) / RATE)
+        note = _note(rng, pitch, timbre)[: n - pos]
+        out[pos : pos + len(note)] += note * rng.uniform(0.6, 1.0)
+        pos, last = pos + m, f
+    if rng.random() < 0.4:  # a drone or held chord under the tune
+        drone = {**timbre, "struck": False, "attack": 0.5, "vibrato": 0.0}
+        for step in (0, 7) if rng.random() < 0.5 else (0,):
+            pitch = np.full(n, tonic / 2 * 2 ** (step / 12))
+            out += _note(rng, pitch, drone) * rng.uniform(0.1, 0.4)
+    for _ in range(int(rng.integers(0, 3))):  # the body's resonances
+        out += _resonance(out, rng.uniform(300, 3500), rng.uniform(0.5, 2.0))
+    return _norm(out)
+
+
+def _resonance(x: np.ndarray, centre_hz: float, gain: float) -> np.ndarray:
+    """`x` through a band-pass (one octave around `centre_hz`), times `gain`."""
+    spec = np.fft.rfft(x)
+    f = np.fft.rfftfreq(len(x), 1 / RATE)
+    return np.fft.irfft(
+        spec * gain * np.exp(-0.5 * (np.log2(np.maximum(f, 1) / centre_hz) / 0.5) ** 2), len(x)
+    )
+
+
+def melodies(rng: np.random.Generator, minutes: float, seconds: float = 30.0) -> list[np.ndarray]:
+    """`minutes` of tunes (`melody`), each `seconds` long, as float32 pieces for the mixer."""
+    n = int(seconds * RATE)
+    return [melody(rng, n) for _ in range(math.ceil(minutes * 60 / seconds))]
