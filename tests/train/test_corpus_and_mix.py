@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from classrec.train import synth
 from classrec.train.corpus import (
@@ -136,3 +137,55 @@ def test_melodies_are_tunes_of_pitched_notes():
         strongest = np.argmax(np.abs(np.fft.rfft(frames, axis=1)), axis=1)
         assert len(set(strongest)) >= 4  # several notes
     assert _peak_share(synth.coloured_noise(rng, 10 * 16000)) < 0.1
+
+
+def _sf2(path, samples: dict[str, np.ndarray], key: int = 69) -> None:
+    """A minimal SoundFont 2 file: the named 16 kHz samples, each looped over its second half."""
+    import struct
+
+    def chunk(cid: bytes, body: bytes) -> bytes:
+        return cid + struct.pack("<I", len(body)) + body + b"\0" * (len(body) & 1)
+
+    pcm, headers, at = b"", b"", 0
+    for name, x in samples.items():
+        n = len(x)
+        pcm += (x * 32767).astype("<i2").tobytes() + b"\0\0" * 46  # 46 zero samples between
+        fields = (at, at + n, at + n // 2, at + n - 1, 16000, key, 0, 0, 1)
+        headers += name.encode().ljust(20, b"\0") + struct.pack("<IIIIIBbHH", *fields)
+        at += n + 46
+    headers += b"EOS".ljust(20, b"\0") + bytes(26)
+    sdta = chunk(b"LIST", b"sdta" + chunk(b"smpl", pcm))
+    pdta = chunk(b"LIST", b"pdta" + chunk(b"shdr", headers))
+    path.write_bytes(chunk(b"RIFF", b"sfbk" + chunk(b"LIST", b"INFO") + sdta + pdta))
+
+
+def test_recorded_notes_are_read_and_voices_left_out(tmp_path):
+    from classrec.train.soundfont import read_notes
+
+    t = np.arange(8000) / 16000
+    sine = 0.5 * np.sin(2 * np.pi * 440 * t)
+    _sf2(tmp_path / "font.sf2", {"Flute A4": sine, "Choir Aahs A4": sine, "Blip": sine[:800]})
+    (note,) = read_notes(tmp_path / "font.sf2")
+    assert note.name == "Flute A4" and note.rate == 16000 and np.isclose(note.pitch_hz, 440)
+    assert note.loop == (4000, 7999)
+    assert np.allclose(note.samples, sine, atol=1e-4)
+    (tmp_path / "noise.sf2").write_bytes(b"RIFF\0\0\0\0WAVE")
+    with pytest.raises(ValueError, match="not a SoundFont 2 file"):
+        read_notes(tmp_path / "noise.sf2")
+
+
+def test_tunes_on_a_recorded_note_stay_near_its_pitch_and_hold_past_its_end(tmp_path):
+    """A 0.5 s recorded note plays 4 s tunes: the notes sound (the loop holds them) at scale
+    steps within a fifth of the recorded pitch."""
+    from classrec.train.soundfont import read_notes
+
+    t = np.arange(8000) / 16000
+    _sf2(tmp_path / "font.sf2", {"Flute A4": 0.5 * np.sin(2 * np.pi * 440 * t)})
+    notes = read_notes(tmp_path / "font.sf2")
+    for x in synth.melodies(np.random.default_rng(2), minutes=0.4, seconds=4.0, notes=notes):
+        frames = x.reshape(-1, 1600) * np.hanning(1600)
+        power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+        loud = power.sum(axis=1) > 0.01 * power.sum(axis=1).max()
+        peaks = np.argmax(power[loud], axis=1) * 10.0  # Hz (10 Hz bins)
+        assert np.all((peaks > 440 * 2 ** (-7.5 / 12)) & (peaks < 440 * 2 ** (7.5 / 12)))
+        assert loud.mean() > 0.5

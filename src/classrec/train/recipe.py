@@ -30,7 +30,7 @@ import torch.multiprocessing as mp
 from classrec.checkpoint import default_weights_path
 from classrec.features import frame, log_mel
 from classrec.lab import metrics
-from classrec.train import packages, synth
+from classrec.train import packages, soundfont, synth
 from classrec.train.corpus import (
     RATE,
     WINDOW,
@@ -61,7 +61,8 @@ class TrainConfig:
     distil_mute_after: int = 0  # windows after clean speech where the teacher's target is 0
     distil_near: int = 0  # if > 0, the teacher's target is 0 farther than this from speech
     speechless: float = SPEECHLESS  # share of clips with no speech (noise, music, events)
-    melodies: float = 0.0  # minutes of generated solo-instrument tunes added to the music
+    melodies: float = 0.0  # minutes of solo-instrument tunes (synth.melody) added to the music
+    recorded_tunes: int = 0  # 1: the tunes play recorded notes (classrec.train.soundfont)
     val_clips: int = 300
     clip_windows: int = 250  # 8 s
     tts_count: int = 160
@@ -96,7 +97,7 @@ class TrainConfig:
             self.multilingual,
         )
         fields += (self.speechless,) if self.speechless != SPEECHLESS else ()
-        fields += (("melodies", self.melodies),) if self.melodies else ()
+        fields += (("melodies", self.melodies, self.recorded_tunes),) if self.melodies else ()
         return hashlib.sha1(repr(fields).encode(), usedforsecurity=False).hexdigest()[:10]
 
 
@@ -114,7 +115,9 @@ def prepare_corpus(cfg: TrainConfig) -> Corpus:
         for audio in found["noise"]:
             (corpus.events if len(audio) < 2.5 * RATE else corpus.noise).append(audio)
     if cfg.melodies:
-        corpus.music += synth.melodies(np.random.default_rng([cfg.seed, 3]), cfg.melodies)
+        notes = soundfont.notes(Path(cfg.cache) / "packages") if cfg.recorded_tunes else None
+        rng = np.random.default_rng([cfg.seed, 3])
+        corpus.music += synth.melodies(rng, cfg.melodies, notes=notes)
     if cfg.multilingual:
         for name, audio in packages.speech(Path(cfg.cache) / "speech-packages", cfg.seed):
             audio = np.pad(audio, (0, -len(audio) % WINDOW))

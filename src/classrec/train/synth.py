@@ -6,9 +6,12 @@ memoryless detector confuses with syllables, so the training mix has plenty of t
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
+
+from classrec.train.soundfont import Note
 
 RATE = 16000
 
@@ -162,35 +165,69 @@ def _instrument(rng: np.random.Generator) -> dict:
     }
 
 
-def melody(rng: np.random.Generator, n: int) -> np.ndarray:
+def _sampled(note: Note, pitch: np.ndarray) -> np.ndarray:
+    """A recorded note replayed at the pitch contour `pitch` (Hz per sample): read at a
+    varying speed, its loop repeated while the note is held, released over 30 ms."""
+    step = pitch / note.pitch_hz * note.rate / RATE  # recorded samples per output sample
+    pos = np.cumsum(step) - step[0]
+    first, last = note.loop
+    if last > first:
+        pos = np.where(pos < last, pos, first + (pos - first) % (last - first))
+    pos = pos[pos < len(note.samples) - 1]
+    x = np.interp(pos, np.arange(len(note.samples)), note.samples)
+    return x * np.minimum(1, (len(x) - np.arange(len(x))) / (0.03 * RATE))
+
+
+def melody(rng: np.random.Generator, n: int, notes: list[Note] | None = None) -> np.ndarray:
     """A solo instrument playing a tune (a random walk on a scale, 60–200 beats per minute,
     with rests), sometimes over a drone, through a random body resonance. Harmonic, pitched
     and phrased like a voice, yet not speech: the kind of sound a detector must not call speech
-    (a solo guitar and a flute lead are where detectors' music false alarms pile up)."""
-    timbre, scale = _instrument(rng), SCALES[int(rng.integers(len(SCALES)))]
-    tonic, beat = rng.uniform(100, 600), 60 / rng.uniform(60, 200)
+    (a solo guitar and a flute lead are where detectors' music false alarms pile up). The
+    instrument is generated (`_instrument`) or, given recorded `notes`, one of them transposed
+    to play within a fifth of its recorded pitch."""
+    if notes:
+        scale = SCALES[int(rng.integers(len(SCALES)))]
+        note = notes[int(rng.integers(len(notes)))]
+        tonic, vibrato = note.pitch_hz, rng.uniform(0, 0.01)
+        span = (-(len(scale) // 2), len(scale) // 2)
+        glide = rng.uniform(0, 0.3)
+        play = functools.partial(_sampled, note)
+    else:
+        timbre, scale = _instrument(rng), SCALES[int(rng.integers(len(SCALES)))]
+        tonic, span, vibrato, glide = (
+            rng.uniform(100, 600),
+            (-7, 10),
+            timbre["vibrato"],
+            timbre["glide"],
+        )
+        play = functools.partial(_note, rng, timbre=timbre)
+    beat = 60 / rng.uniform(60, 200)
     out, pos, degree, last = np.zeros(n), 0, 0, None
     while pos < n:
         m = int(beat * rng.choice([0.25, 0.5, 0.5, 1, 1, 1.5, 2]) * RATE)
         if rng.random() < 0.12:
             pos += m  # a rest
             continue
-        degree = int(np.clip(degree + rng.integers(-3, 4), -7, 10))
+        degree = int(np.clip(degree + rng.integers(-3, 4), *span))
         f = tonic * 2 ** ((12 * (degree // len(scale)) + scale[degree % len(scale)]) / 12)
         pitch = np.full(m, f)
-        if last is not None and rng.random() < timbre["glide"]:
+        if last is not None and rng.random() < glide:
             g = min(m, int(0.08 * RATE))
             pitch[:g] = np.geomspace(last, f, g)
         rate = rng.uniform(4, 7)
-        pitch *= 1 + timbre["vibrato"] * np.sin(2 * np.pi * rate * np.arange(m) / RATE)
-        note = _note(rng, pitch, timbre)[: n - pos]
-        out[pos : pos + len(note)] += note * rng.uniform(0.6, 1.0)
+        pitch *= 1 + vibrato * np.sin(2 * np.pi * rate * np.arange(m) / RATE)
+        sound = play(pitch)[: n - pos]
+        out[pos : pos + len(sound)] += sound * rng.uniform(0.6, 1.0)
         pos, last = pos + m, f
-    if rng.random() < 0.4:  # a drone or held chord under the tune
-        drone = {**timbre, "struck": False, "attack": 0.5, "vibrato": 0.0}
+    if rng.random() < 0.4:  # a drone or held fifth under the tune
         for step in (0, 7) if rng.random() < 0.5 else (0,):
-            pitch = np.full(n, tonic / 2 * 2 ** (step / 12))
-            out += _note(rng, pitch, drone) * rng.uniform(0.1, 0.4)
+            pitch = np.full(n, (tonic if notes else tonic / 2) * 2 ** (step / 12))
+            drone = (
+                _sampled(note, pitch)
+                if notes
+                else _note(rng, pitch, {**timbre, "struck": False, "attack": 0.5})
+            )
+            out[: len(drone)] += drone * rng.uniform(0.1, 0.4)
     for _ in range(int(rng.integers(0, 3))):  # the body's resonances
         out += _resonance(out, rng.uniform(300, 3500), rng.uniform(0.5, 2.0))
     return _norm(out)
@@ -205,7 +242,10 @@ def _resonance(x: np.ndarray, centre_hz: float, gain: float) -> np.ndarray:
     )
 
 
-def melodies(rng: np.random.Generator, minutes: float, seconds: float = 30.0) -> list[np.ndarray]:
-    """`minutes` of tunes (`melody`), each `seconds` long, as float32 pieces for the mixer."""
+def melodies(
+    rng: np.random.Generator, minutes: float, seconds: float = 30.0, notes: list[Note] | None = None
+) -> list[np.ndarray]:
+    """`minutes` of tunes (`melody`, on recorded `notes` if given), each `seconds` long, as
+    float32 pieces for the mixer."""
     n = int(seconds * RATE)
-    return [melody(rng, n) for _ in range(math.ceil(minutes * 60 / seconds))]
+    return [melody(rng, n, notes) for _ in range(math.ceil(minutes * 60 / seconds))]
