@@ -144,6 +144,9 @@ def test_timeline_zoom(browser, module_server) -> None:  # noqa: ANN001
         data=LECTURE.read_bytes(),
         headers={"X-CSRF-Token": csrf, "Content-Type": "application/octet-stream"},
     ).json()
+    held = []  # the player's file waits, so the seek below comes before its length is known
+    audio = f"**/api/lectures/{lecture['id']}/{{audio,playback}}*"
+    page.route(audio, lambda route: held.append(route))
     page.goto(f"{url}/#/lecture/{lecture['id']}")
     page.wait_for_selector("#timeline .region")
     regions = page.locator("#timeline .region").count()
@@ -158,7 +161,11 @@ def test_timeline_zoom(browser, module_server) -> None:  # noqa: ANN001
     ticks = min(8 * 4, int(lecture["duration_s"])) + 1  # 4 per screen, at most one a second
     assert shown == {"content": pytest.approx(8 * width, abs=2), "canvas": 7200, "ticks": ticks,
                      "regions": regions}  # fmt: skip
-    page.evaluate("document.querySelector('#player').currentTime = 9.5")
+    assert page.evaluate("document.querySelector('#player').readyState") == 0  # no length yet
+    page.evaluate("document.querySelector('#player').currentTime = 9.5")  # the user's seek
+    for route in held:
+        route.continue_()
+    page.unroute(audio)  # (which lets through any request held meanwhile)
     page.wait_for_function(
         "() => document.querySelector('#timeline-viewport').scrollLeft > 0", timeout=10000
     )

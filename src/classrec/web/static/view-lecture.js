@@ -241,9 +241,11 @@ export async function lectureView(id, user) {
   const keep = () => save({ t: audio.currentTime, speed: Number(speed.value), skip: skip.checked });
   speed.addEventListener("change", () => { audio.playbackRate = Number(speed.value); keep(); });
   skip.addEventListener("change", keep);
+  // Back to where this user left off, unless they already moved (a bookmark or the timeline
+  // clicked before the file's length was known): their seek wins over the saved place.
   audio.addEventListener("loadedmetadata", () => {
     const t = saved.t || 0;
-    audio.currentTime = t < regions.duration_s - 1 ? t : 0; // finished: from the start
+    if (audio.currentTime === 0) audio.currentTime = t < regions.duration_s - 1 ? t : 0;
     audio.playbackRate = Number(speed.value);
   }, { once: true });
   audio.addEventListener("timeupdate", keep);
