@@ -1,7 +1,9 @@
-"""Generated non-speech: coloured noise, hum, and impulsive events (bangs, knocks, ticks, scrapes).
+"""Generated non-speech: coloured noise, hum, impulsive events (bangs, knocks, ticks, scrapes)
+and solo-instrument tunes (`melody`, the recipe's `--melodies`).
 
-All at 16 kHz, float32, peak-normalised; the mixer sets their level. These are the sounds a
-memoryless detector confuses with syllables, so the training mix has plenty of them.
+All at 16 kHz, float32, peak-normalised; the mixer sets their level. The events are the sounds a
+memoryless detector confuses with syllables, so the training mix has plenty of them; the tunes are
+pitched and phrased like a voice.
 """
 
 from __future__ import annotations
