@@ -172,6 +172,9 @@ def test_recorded_notes_are_read_and_voices_left_out(tmp_path):
     (tmp_path / "noise.sf2").write_bytes(b"RIFF\0\0\0\0WAVE")
     with pytest.raises(ValueError, match="not a SoundFont 2 file"):
         read_notes(tmp_path / "noise.sf2")
+    (tmp_path / "cut.sf2").write_bytes((tmp_path / "font.sf2").read_bytes()[:-100])
+    with pytest.raises(ValueError, match="not a SoundFont 2 file, or a truncated one"):
+        read_notes(tmp_path / "cut.sf2")
 
 
 def test_tunes_on_a_recorded_note_stay_near_its_pitch_and_hold_past_its_end(tmp_path):

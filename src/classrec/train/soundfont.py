@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from classrec.errors import ClassRecError
 from classrec.train.packages import Package, unpack
 
 PACKAGE = Package("fluid-soundfont-gm", "music", "MIT")
@@ -43,6 +44,7 @@ class Note:
 
 def _chunks(data: bytes, first: int, end: int):
     """(id, offset, size) of the RIFF chunks between `first` and `end`."""
+    end = min(end, len(data))  # a truncated file's sizes point past its end
     while first + 8 <= end:
         cid, size = data[first : first + 4], struct.unpack("<I", data[first + 4 : first + 8])[0]
         yield cid, first + 8, size
@@ -52,13 +54,14 @@ def _chunks(data: bytes, first: int, end: int):
 def read_notes(path: Path) -> list[Note]:
     """Every usable melodic note of an SF2 file (see the module docstring for what is dropped)."""
     data = path.read_bytes()
-    if data[:4] != b"RIFF" or data[8:12] != b"sfbk":
-        raise ValueError(f"{path}: not a SoundFont 2 file")
     parts = {}
-    for cid, at, size in _chunks(data, 12, len(data)):
+    for cid, at, size in _chunks(data, 12, len(data)) if data[8:12] == b"sfbk" else ():
         if cid == b"LIST":
             for sub, sub_at, sub_size in _chunks(data, at + 4, at + size):
                 parts[sub] = (sub_at, sub_size)
+    needed = [parts.get(b"smpl"), parts.get(b"shdr")]
+    if data[:4] != b"RIFF" or any(p is None or p[0] + p[1] > len(data) for p in needed):
+        raise ClassRecError(f"{path}: not a SoundFont 2 file, or a truncated one")
     pcm_at, pcm_size = parts[b"smpl"]
     pcm = np.frombuffer(data, "<i2", pcm_size // 2, pcm_at)
     at, size = parts[b"shdr"]
