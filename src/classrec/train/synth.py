@@ -127,6 +127,11 @@ SCALES = ((0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10), (0, 2, 4, 7, 9), (0, 3
 """Major, natural minor and the two pentatonic scales, in semitones above the tonic."""
 
 
+def _release(n: int) -> np.ndarray:
+    """1, fading to 0 over the last 30 ms of an n-sample note, so that no note ends in a click."""
+    return np.minimum(1, (n - np.arange(n)) / (0.03 * RATE))
+
+
 def _note(rng: np.random.Generator, pitch: np.ndarray, timbre: dict) -> np.ndarray:
     """One note: harmonics of the pitch contour `pitch` (Hz per sample) with the instrument's
     envelope; plucked and struck notes decay (upper harmonics faster), bowed and blown ones
@@ -142,12 +147,10 @@ def _note(rng: np.random.Generator, pitch: np.ndarray, timbre: dict) -> np.ndarr
         env = env * np.minimum(1, t / 0.003)[None, :]
     else:
         attack = np.minimum(1, t / timbre["attack"])
-        release = np.minimum(1, (n - np.arange(n)) / (0.03 * RATE))
-        env = (attack * release)[None, :]
-    x = np.sum(
+        env = (attack * _release(n))[None, :]
+    return np.sum(
         amps * env * np.sin(k * stretch * phase[None, :] + rng.uniform(0, 6, (len(k), 1))), 0
     )
-    return x
 
 
 def _instrument(rng: np.random.Generator) -> dict:
@@ -177,7 +180,7 @@ def _sampled(note: Note, pitch: np.ndarray) -> np.ndarray:
         pos = np.where(pos < last, pos, first + (pos - first) % (last - first))
     pos = pos[pos < len(note.samples) - 1]
     x = np.interp(pos, np.arange(len(note.samples)), note.samples)
-    return x * np.minimum(1, (len(x) - np.arange(len(x))) / (0.03 * RATE))
+    return x * _release(len(x))
 
 
 def melody(rng: np.random.Generator, n: int, notes: list[Note] | None = None) -> np.ndarray:

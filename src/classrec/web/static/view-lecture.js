@@ -245,6 +245,7 @@ export async function lectureView(id, user) {
   // clicked before the file's length was known): their seek wins over the saved place.
   audio.addEventListener("loadedmetadata", () => {
     const t = saved.t || 0;
+    // (a lecture listened to the end starts again from the start)
     if (audio.currentTime === 0) audio.currentTime = t < regions.duration_s - 1 ? t : 0;
     audio.playbackRate = Number(speed.value);
   }, { once: true });
