@@ -14,7 +14,7 @@ from classrec.train.corpus import (
     _fill_short_runs,
     clean_speech_labels,
 )
-from classrec.train.mix import build_features, make_clip
+from classrec.train.mix import _retuned, build_features, make_clip, mix_clip
 
 
 def _regions_to_windows(regions, n):
@@ -89,6 +89,35 @@ def test_clips_are_reproducible(lecture, noise):
     a = make_clip(np.random.default_rng([3, 1]), corpus, 100)
     b = make_clip(np.random.default_rng([3, 1]), corpus, 100)
     np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_retuned_music_moves_in_pitch_within_the_range_and_keeps_its_length():
+    """A 440 Hz tone played back ±6 semitones lands between 311 and 622 Hz, on many pitches."""
+    tone = np.sin(2 * np.pi * 440 * np.arange(5 * 16000) / 16000).astype(np.float32)
+    rng = np.random.default_rng(0)
+    pitches = []
+    for _ in range(20):
+        played = _retuned(rng, tone, 16000, 6.0)
+        assert len(played) == 16000 and np.isfinite(played).all()
+        pitches.append(np.argmax(np.abs(np.fft.rfft(played[1000:15000], 14000))) * 16000 / 14000)
+    assert 440 * 2**-0.5 - 2 < min(pitches) and max(pitches) < 440 * 2**0.5 + 2
+    assert min(pitches) < 400 and max(pitches) > 480
+
+
+def test_retuning_changes_only_the_music(lecture, noise):
+    """Without retuning the mixes are those of earlier recipes (the same draws); with it, only
+    clips that hold music change."""
+    corpus = _tiny_corpus(lecture, noise)
+    corpus.music = [synth.melodies(np.random.default_rng(2), minutes=0.2, seconds=12.0)[0]]
+    changed = []
+    for i in range(12):
+        plain = mix_clip(np.random.default_rng([4, i]), corpus, 100)
+        same = mix_clip(np.random.default_rng([4, i]), corpus, 100, retune=0.0)
+        np.testing.assert_array_equal(plain[0], same[0])
+        retuned = mix_clip(np.random.default_rng([4, i]), corpus, 100, retune=6.0)
+        np.testing.assert_array_equal(plain[1], retuned[1])  # the speech target is untouched
+        changed.append(not np.array_equal(plain[0], retuned[0]))
+    assert 0 < sum(changed) < 12
 
 
 def test_the_teacher_column_hears_the_mix(lecture, noise):

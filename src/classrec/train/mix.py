@@ -80,16 +80,27 @@ def _speech_track(rng, corpus: Corpus, n_windows: int) -> tuple[np.ndarray, np.n
     return audio, labels
 
 
-def _background(rng, corpus: Corpus, n: int) -> tuple[np.ndarray, bool]:
+def _retuned(rng: np.random.Generator, x: np.ndarray, n: int, semitones: float) -> np.ndarray:
+    """A random n-sample stretch of x played up to `semitones` higher or lower, faster or
+    slower, as a tape would: the same music in another key and tempo, with its instruments'
+    resonances moved too, so a few hours of soundtracks sound like more instruments."""
+    factor = 2.0 ** (rng.uniform(-semitones, semitones) / 12.0)
+    played = soxr.resample(_crop(rng, x, int(np.ceil(n * factor)) + 1), RATE * factor, RATE)
+    return np.pad(played, (0, max(0, n - len(played))))[:n]
+
+
+def _background(rng, corpus: Corpus, n: int, retune: float = 0.0) -> tuple[np.ndarray, bool]:
     """Real noise, music or synthetic noise (sometimes two), with a slow level drift; and
-    whether music is in it."""
+    whether music is in it. With `retune` > 0, music is played up to that many semitones
+    higher or lower (`_retuned`)."""
 
     def one() -> tuple[np.ndarray, bool]:
         r = rng.random()
         if r < 0.45 and corpus.noise:
             return _crop(rng, corpus.noise[int(rng.integers(len(corpus.noise)))], n), False
         if r < 0.75 and corpus.music:
-            return _crop(rng, corpus.music[int(rng.integers(len(corpus.music)))], n), True
+            music = corpus.music[int(rng.integers(len(corpus.music)))]
+            return (_retuned(rng, music, n, retune) if retune else _crop(rng, music, n)), True
         return synth.background(rng, n), False
 
     x, music = one()
@@ -144,11 +155,15 @@ def heard_at(audio: np.ndarray, narrowband: bool) -> tuple[np.ndarray, int]:
 
 
 def mix_clip(
-    rng: np.random.Generator, corpus: Corpus, n_windows: int, speechless: float = SPEECHLESS
+    rng: np.random.Generator,
+    corpus: Corpus,
+    n_windows: int,
+    speechless: float = SPEECHLESS,
+    retune: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """make_clip before any resampling: (16 kHz samples, speech target, classes, whether the
     clip is to be heard at 8 kHz), so a teacher can listen to the 16 kHz mix. A share
-    `speechless` of the clips holds no speech at all."""
+    `speechless` of the clips holds no speech at all; `retune` is `_background`'s."""
     n = n_windows * WINDOW
     kind = rng.random()
     if kind < 0.08 and corpus.meetings:
@@ -166,7 +181,7 @@ def mix_clip(
     ref = _rms(speech[np.repeat(labels > 0.5, WINDOW)]) if has_speech else 1.0
     if rng.random() < 0.9:
         snr = snr_db(rng) if has_speech else 0.0
-        background, music = _background(rng, corpus, n)
+        background, music = _background(rng, corpus, n, retune)
         speech = speech + background * ref * _db(-snr)
         if snr < 25:
             classes[:, 0 if music else 1] = 1.0
@@ -197,12 +212,12 @@ def _teacher_probabilities(audio: np.ndarray) -> np.ndarray:
     return _TEACHER.probabilities(audio)
 
 
-def _clip_features(args: tuple[int, int, int, bool, float]) -> tuple[np.ndarray, np.ndarray]:
+def _clip_features(args: tuple[int, int, int, bool, float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Features (n_windows, N_MELS) float16 and targets (n_windows, 3 or 4): speech, music,
     noise and, with a teacher, the teacher's speech probability on the mix."""
-    seed, index, n_windows, teacher, speechless = args
+    seed, index, n_windows, teacher, speechless, retune = args
     rng = np.random.default_rng([seed, index])
-    audio, labels, classes, narrowband = mix_clip(rng, _CORPUS, n_windows, speechless)
+    audio, labels, classes, narrowband = mix_clip(rng, _CORPUS, n_windows, speechless, retune)
     targets = [labels, classes]
     if teacher:
         targets.append(_teacher_probabilities(audio)[:n_windows])
@@ -222,6 +237,7 @@ def build_features(
     first: int = 0,
     teacher: bool = False,
     speechless: float = SPEECHLESS,
+    retune: float = 0.0,
 ):
     """Features (n_clips, n_windows, N_MELS) float16 and targets (n_clips, n_windows, 3), in
     parallel (workers > 1) or in this process; with `teacher`, a fourth target column.
@@ -231,7 +247,7 @@ def build_features(
     """
     global _CORPUS
     _CORPUS = corpus
-    jobs = [(seed, first + i, n_windows, teacher, speechless) for i in range(n_clips)]
+    jobs = [(seed, first + i, n_windows, teacher, speechless, retune) for i in range(n_clips)]
     if workers > 1:
         with get_context("fork").Pool(workers) as pool:
             out = pool.map(_clip_features, jobs, chunksize=16)

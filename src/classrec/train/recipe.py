@@ -61,6 +61,7 @@ class TrainConfig:
     distil_mute_after: int = 0  # windows after clean speech where the teacher's target is 0
     distil_near: int = 0  # if > 0, the teacher's target is 0 farther than this from speech
     speechless: float = SPEECHLESS  # share of clips with no speech (noise, music, events)
+    retune: float = 0.0  # if > 0, music is played up to this many semitones higher or lower
     melodies: float = 0.0  # minutes of solo-instrument tunes (synth.melody) added to the music
     recorded_tunes: int = 0  # 1: the tunes play recorded notes (classrec.train.soundfont)
     val_clips: int = 300
@@ -98,6 +99,7 @@ class TrainConfig:
         )
         fields += (self.speechless,) if self.speechless != SPEECHLESS else ()
         fields += (("melodies", self.melodies, self.recorded_tunes),) if self.melodies else ()
+        fields += (("retune", self.retune),) if self.retune else ()
         return hashlib.sha1(repr(fields).encode(), usedforsecurity=False).hexdigest()[:10]
 
 
@@ -141,7 +143,7 @@ def prepare_data(cfg: TrainConfig, corpus: Corpus) -> dict[str, np.ndarray]:
         with np.load(path) as d:
             return dict(d)
     t0 = time.time()
-    mixing = {"teacher": cfg.teacher, "speechless": cfg.speechless}
+    mixing = {"teacher": cfg.teacher, "speechless": cfg.speechless, "retune": cfg.retune}
     x, y = build_features(
         corpus, cfg.train_clips, cfg.clip_windows, cfg.seed, cfg.threads, **mixing
     )
@@ -175,6 +177,7 @@ def _refresher(corpus: Corpus, cfg: TrainConfig, out: mp.Queue) -> None:
                 first=first,
                 teacher=cfg.teacher,
                 speechless=cfg.speechless,
+                retune=cfg.retune,
             )
         )
         first += 64
