@@ -44,3 +44,21 @@ def test_onset_delay():
     delays, missed = metrics.onset_delays(y, s)
     assert delays.tolist() == pytest.approx([3 * 0.032])
     assert missed == 1
+
+
+def test_threshold_at_miss_takes_calibration_out_of_false_alarms():
+    """A detector whose probabilities merely run lower (here squared: same ranking) has fewer
+    false alarms at 0.5, but at matched miss rate its false alarms are the same."""
+    rng = np.random.default_rng(3)
+    labels = rng.random(20000) < 0.4
+    scores = np.where(labels, rng.beta(5, 2, 20000), rng.beta(2, 5, 20000))
+    cautious = scores**2
+    assert metrics.error_rates(labels, cautious)[0] < 0.5 * metrics.error_rates(labels, scores)[0]
+    at = {}
+    for name, s in (("plain", scores), ("cautious", cautious)):
+        t = metrics.threshold_at_miss(labels, s, 0.05)
+        fa, miss = metrics.error_rates(labels, s, t)
+        assert 0.045 < miss <= 0.05
+        at[name] = fa
+    assert at["plain"] == pytest.approx(at["cautious"], abs=1e-4)
+    assert np.isnan(metrics.threshold_at_miss(np.zeros(5), np.ones(5), 0.05))

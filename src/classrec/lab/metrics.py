@@ -79,6 +79,19 @@ def error_rates(
     return fa, miss
 
 
+def threshold_at_miss(labels: np.ndarray, scores: np.ndarray, miss: float) -> float:
+    """The threshold below which `miss` of the speech windows fall (at most that share).
+
+    False alarms compared at one fixed threshold reward caution: a model whose probabilities
+    merely run lower gains there and pays in missed speech. Each detector at its own threshold
+    for the same miss rate (a point on its DET curve) is compared on what it hears, not on how it
+    is calibrated."""
+    speech = np.sort(np.asarray(scores, dtype=np.float64)[_binary(labels)])
+    if not len(speech):
+        return float("nan")
+    return float(speech[int(np.floor(miss * len(speech)))])
+
+
 def false_alarms_per_hour(
     scores: np.ndarray, threshold: float = 0.5, min_windows: int = 1
 ) -> float:
