@@ -43,3 +43,12 @@ def test_matched_recall_ignores_calibration():
     assert "noise-unseen-packages_per_hour" not in plain
     table = matched_table({"ours": plain})
     assert table.splitlines()[2].startswith(f"| ours | {plain['threshold']:.2f} |")
+
+
+def test_matched_recall_is_empty_where_the_scores_cannot_reach_it():
+    """A detector that says 0 or 1 and misses more than 5 % of the speech at any threshold."""
+    sets, probs = _sets_and_probs(np.random.default_rng(1))
+    binary = {k: [(p > 0.6).astype(np.float32) for p in v] for k, v in probs.items()}
+    row = matched(binary, sets)
+    assert list(row) == ["threshold"] and row["threshold"] == 0.0
+    assert matched_table({"binary": row}).splitlines()[2] == "| binary | 0.00 |  |  |  |  |  |  |"

@@ -316,11 +316,14 @@ def _joined(probs: list[np.ndarray], labels: list[np.ndarray]) -> tuple[np.ndarr
 def matched(probs: dict[str, list[np.ndarray]], sets: list[EvalSet]) -> dict[str, float]:
     """One detector at its own threshold for a MATCHED_MISS miss rate on the dev set: its false
     alarms there (dev, the noisy mix, per hour on the noise sets) and its dev segment end error.
-    Fixed-threshold figures can be moved by calibration alone; these cannot."""
+    Fixed-threshold figures can be moved by calibration alone; these cannot. Only the threshold
+    is given where no threshold in (0, 1) gives that miss rate."""
     by_name = {s.name: s for s in sets}
     dev = by_name["dev-real"]
     dev_labels, dev_probs = _joined(probs[dev.name], dev.labels)
     threshold = metrics.threshold_at_miss(dev_labels, dev_probs, MATCHED_MISS)
+    if not 0.0 < threshold < 1.0:  # a detector with few distinct scores (WebRTC: 0 or 1)
+        return {"threshold": threshold}
     row = {
         "threshold": threshold,
         "dev_false_alarm_rate": metrics.error_rates(dev_labels, dev_probs, threshold)[0],
@@ -414,7 +417,8 @@ def run(args: argparse.Namespace) -> int:
     print(boundary_table(results["boundaries"]))
     print(
         f"\nAt matched recall: each detector at its own threshold for a {MATCHED_MISS:.0%} miss"
-        " rate on dev-real (segments with the default options at that threshold):\n"
+        " rate on dev-real (segments with the default options at that threshold; empty where"
+        " the detector's scores cannot reach that rate):\n"
     )
     print(matched_table(results["matched"]))
     if not args.no_classes:
