@@ -172,10 +172,18 @@ def detectors(weights: Path | None = None, peers: bool = True) -> list:
     return found
 
 
+def _joined(probs: list[np.ndarray], labels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, probabilities) of a set's signals, each cut to the shorter, concatenated."""
+    pairs = list(zip(probs, labels, strict=True))
+    return (
+        np.concatenate([y[: len(p)] for p, y in pairs]),
+        np.concatenate([p[: len(y)] for p, y in pairs]),
+    )
+
+
 def score(scores: list[np.ndarray], labels: list[np.ndarray]) -> dict[str, float]:
     """All metrics over the concatenation of a set's signals."""
-    s = np.concatenate([p[: len(y)] for p, y in zip(scores, labels, strict=False)])
-    y = np.concatenate([y[: len(p)] for p, y in zip(scores, labels, strict=False)])
+    y, s = _joined(scores, labels)
     fa, miss = metrics.error_rates(y, s)
     row = {"false_alarm_rate": fa, "miss_rate": miss}
     if (y >= 0.5).any():
@@ -302,15 +310,6 @@ def boundaries(
         "matched": float(len(e)),
         "reference": float(sum(len(r) for r in reference)),
     }
-
-
-def _joined(probs: list[np.ndarray], labels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, probabilities) of a set's signals, each cut to the shorter, concatenated."""
-    pairs = list(zip(probs, labels, strict=True))
-    return (
-        np.concatenate([y[: len(p)] for p, y in pairs]),
-        np.concatenate([p[: len(y)] for p, y in pairs]),
-    )
 
 
 def matched(probs: dict[str, list[np.ndarray]], sets: list[EvalSet]) -> dict[str, float]:
