@@ -14,7 +14,7 @@ from classrec.train.corpus import (
     _fill_short_runs,
     clean_speech_labels,
 )
-from classrec.train.mix import _retuned, build_features, make_clip, mix_clip
+from classrec.train.mix import Mixing, _retuned, build_features, make_clip, mix_clip
 
 
 def _regions_to_windows(regions, n):
@@ -126,7 +126,7 @@ def test_the_teacher_column_hears_the_mix(lecture, noise):
     the teacher hears it, they agree on most windows."""
     corpus = _tiny_corpus(lecture, noise)
     x, y = build_features(corpus, 6, 250, seed=0, workers=1)
-    xt, yt = build_features(corpus, 6, 250, seed=0, workers=1, teacher=True)
+    xt, yt = build_features(corpus, 6, 250, seed=0, workers=1, mixing=Mixing(teacher=True))
     np.testing.assert_array_equal(x, xt)
     np.testing.assert_array_equal(y, yt[..., :3])
     teacher = yt[..., 3]
@@ -221,3 +221,22 @@ def test_tunes_on_a_recorded_note_stay_near_its_pitch_and_hold_past_its_end(tmp_
         peaks = np.argmax(power[loud], axis=1) * 10.0  # Hz (10 Hz bins)
         assert np.all((peaks > 440 * 2 ** (-7.5 / 12)) & (peaks < 440 * 2 ** (7.5 / 12)))
         assert loud.mean() > 0.5
+
+
+def test_a_co_teacher_is_averaged_with_silero(lecture, noise):
+    """With a co-teacher, the teacher column is the mean of Silero's probability and that
+    ClassRec model's on the same 16 kHz mix; features and the other targets are unchanged."""
+    from classrec.checkpoint import default_weights_path
+    from classrec.model import Detector
+
+    corpus = _tiny_corpus(lecture, noise)
+    x, y = build_features(corpus, 4, 250, seed=0, workers=1, mixing=Mixing(teacher=True))
+    co = Mixing(teacher=True, co_teacher=str(default_weights_path()))
+    xc, yc = build_features(corpus, 4, 250, seed=0, workers=1, mixing=co)
+    np.testing.assert_array_equal(x, xc)
+    np.testing.assert_array_equal(y[..., :3], yc[..., :3])
+    for i in range(4):
+        audio = mix_clip(np.random.default_rng([0, i]), corpus, 250)[0]
+        ours = Detector().probabilities(audio, sample_rate=16000)[:250]
+        np.testing.assert_allclose(yc[i, :, 3], 0.5 * (y[i, :, 3] + ours), atol=1e-4)
+    assert np.abs(yc[..., 3] - y[..., 3]).max() > 0.05  # the co-teacher has its say

@@ -8,7 +8,9 @@ the shared weights learn the band-limited input of the 8 kHz path.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from multiprocessing import get_context
+from pathlib import Path
 
 import numpy as np
 import soxr
@@ -197,30 +199,59 @@ def mix_clip(
 
 
 # -- building a dataset of features ------------------------------------------------------------
+@dataclass(frozen=True)
+class Mixing:
+    """How clips are mixed and which targets they carry (the recipe's options, see TrainConfig).
+
+    teacher: a fourth target column, a teacher's speech probability on the 16 kHz mix.
+    speechless: share of clips with no speech. retune: `_background`'s.
+    co_teacher: weights (.npz) of a ClassRec model whose probability on the mix is averaged with
+        Silero's in the teacher column (see `_teacher_probabilities`); empty: Silero alone.
+    """
+
+    teacher: bool = False
+    speechless: float = SPEECHLESS
+    retune: float = 0.0
+    co_teacher: str = ""
+
+
 _CORPUS: Corpus | None = None
-_TEACHER = None  # a Silero instance per process, made on first use (onnxruntime and fork)
+_TEACHERS: dict = {}  # per process, made on first use (onnxruntime and fork)
 
 
-def _teacher_probabilities(audio: np.ndarray) -> np.ndarray:
+def _teacher_probabilities(audio: np.ndarray, co_teacher: str = "") -> np.ndarray:
     """A strong peer's speech probability per window of the 16 kHz mix (the distillation
-    target: what is audibly speech in this mix, where the clean-source label cannot know)."""
-    global _TEACHER
-    if _TEACHER is None:
-        from classrec.lab.peers import Silero
+    target: what is audibly speech in this mix, where the clean-source label cannot know).
 
-        _TEACHER = Silero()
-    return _TEACHER.probabilities(audio)
+    With `co_teacher`, the mean of Silero's and that ClassRec model's: the two err in different
+    places, so on the dev recordings their mean ranks speech better than either and calls less
+    noise speech (model card, "Two teachers")."""
+    from classrec.lab.peers import Silero
+    from classrec.model import Detector
+
+    if "silero" not in _TEACHERS:
+        _TEACHERS["silero"] = Silero()
+    probs = _TEACHERS["silero"].probabilities(audio)
+    if not co_teacher:
+        return probs
+    if co_teacher not in _TEACHERS:
+        _TEACHERS[co_teacher] = Detector(RATE, Path(co_teacher))
+    ours = _TEACHERS[co_teacher].probabilities(audio, sample_rate=RATE)
+    n = min(len(probs), len(ours))
+    return 0.5 * (probs[:n] + ours[:n])
 
 
-def _clip_features(args: tuple[int, int, int, bool, float, float]) -> tuple[np.ndarray, np.ndarray]:
+def _clip_features(args: tuple[int, int, int, Mixing]) -> tuple[np.ndarray, np.ndarray]:
     """Features (n_windows, N_MELS) float16 and targets (n_windows, 3 or 4): speech, music,
     noise and, with a teacher, the teacher's speech probability on the mix."""
-    seed, index, n_windows, teacher, speechless, retune = args
+    seed, index, n_windows, mixing = args
     rng = np.random.default_rng([seed, index])
-    audio, labels, classes, narrowband = mix_clip(rng, _CORPUS, n_windows, speechless, retune)
+    audio, labels, classes, narrowband = mix_clip(
+        rng, _CORPUS, n_windows, mixing.speechless, mixing.retune
+    )
     targets = [labels, classes]
-    if teacher:
-        targets.append(_teacher_probabilities(audio)[:n_windows])
+    if mixing.teacher:
+        targets.append(_teacher_probabilities(audio, mixing.co_teacher)[:n_windows])
     audio, rate = heard_at(audio, narrowband)
     feats = log_mel(frame(audio, rate))[:n_windows]
     if not np.isfinite(feats).all():
@@ -235,19 +266,17 @@ def build_features(
     seed: int,
     workers: int = 2,
     first: int = 0,
-    teacher: bool = False,
-    speechless: float = SPEECHLESS,
-    retune: float = 0.0,
+    mixing: Mixing = Mixing(),
 ):
     """Features (n_clips, n_windows, N_MELS) float16 and targets (n_clips, n_windows, 3), in
-    parallel (workers > 1) or in this process; with `teacher`, a fourth target column.
+    parallel (workers > 1) or in this process; with `mixing.teacher`, a fourth target column.
 
     Deterministic: clip i is made from the generator seeded with (seed, first + i), whatever
     the workers.
     """
     global _CORPUS
     _CORPUS = corpus
-    jobs = [(seed, first + i, n_windows, teacher, speechless, retune) for i in range(n_clips)]
+    jobs = [(seed, first + i, n_windows, mixing) for i in range(n_clips)]
     if workers > 1:
         with get_context("fork").Pool(workers) as pool:
             out = pool.map(_clip_features, jobs, chunksize=16)

@@ -40,7 +40,7 @@ from classrec.train.corpus import (
     load_corpus,
 )
 from classrec.train.export_onnx import export as export_onnx
-from classrec.train.mix import SPEECHLESS, build_features
+from classrec.train.mix import SPEECHLESS, Mixing, build_features
 from classrec.train.nets import build, export_numpy
 
 
@@ -64,6 +64,7 @@ class TrainConfig:
     retune: float = 0.0  # if > 0, music is played up to this many semitones higher or lower
     melodies: float = 0.0  # minutes of solo-instrument tunes (synth.melody) added to the music
     recorded_tunes: int = 0  # 1: the tunes play recorded notes (classrec.train.soundfont)
+    co_teacher: str = ""  # weights of a ClassRec model averaged with Silero as the teacher
     val_clips: int = 300
     clip_windows: int = 250  # 8 s
     tts_count: int = 160
@@ -84,6 +85,10 @@ class TrainConfig:
         """Whether the clips carry the teacher's target (see _loss)."""
         return self.distil > 0
 
+    def mixing(self) -> Mixing:
+        """The mixer's settings for this recipe."""
+        return Mixing(self.teacher, self.speechless, self.retune, self.co_teacher)
+
     def data_key(self) -> str:
         """Identifies the generated dataset, so several architectures can share one."""
         fields = (
@@ -100,6 +105,9 @@ class TrainConfig:
         fields += (self.speechless,) if self.speechless != SPEECHLESS else ()
         fields += (("melodies", self.melodies, self.recorded_tunes),) if self.melodies else ()
         fields += (("retune", self.retune),) if self.retune else ()
+        if self.co_teacher:
+            digest = hashlib.sha1(Path(self.co_teacher).read_bytes(), usedforsecurity=False)
+            fields += (("co_teacher", digest.hexdigest()),)
         return hashlib.sha1(repr(fields).encode(), usedforsecurity=False).hexdigest()[:10]
 
 
@@ -143,12 +151,12 @@ def prepare_data(cfg: TrainConfig, corpus: Corpus) -> dict[str, np.ndarray]:
         with np.load(path) as d:
             return dict(d)
     t0 = time.time()
-    mixing = {"teacher": cfg.teacher, "speechless": cfg.speechless, "retune": cfg.retune}
+    mixing = cfg.mixing()
     x, y = build_features(
-        corpus, cfg.train_clips, cfg.clip_windows, cfg.seed, cfg.threads, **mixing
+        corpus, cfg.train_clips, cfg.clip_windows, cfg.seed, cfg.threads, 0, mixing
     )
     vx, vy = build_features(
-        corpus, cfg.val_clips, cfg.clip_windows, cfg.seed + 1000, cfg.threads, **mixing
+        corpus, cfg.val_clips, cfg.clip_windows, cfg.seed + 1000, cfg.threads, 0, mixing
     )
     data = {"x": x, "y": y, "val_x": vx, "val_y": vy}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,9 +183,7 @@ def _refresher(corpus: Corpus, cfg: TrainConfig, out: mp.Queue) -> None:
                 cfg.seed,
                 workers=1,
                 first=first,
-                teacher=cfg.teacher,
-                speechless=cfg.speechless,
-                retune=cfg.retune,
+                mixing=cfg.mixing(),
             )
         )
         first += 64
