@@ -276,7 +276,8 @@ def untrained(arch: str, data: dict[str, np.ndarray], hidden: int) -> torch.nn.M
 def train(
     cfg: TrainConfig, data: dict[str, np.ndarray], out: Path, corpus: Corpus | None = None
 ) -> torch.nn.Module:
-    """Train for cfg.minutes of wall time; return the best model (lowest validation loss).
+    """Train for cfg.minutes of wall time; return the best model (lowest validation loss). The
+    last weights are kept beside it (model-last.pt).
 
     With a corpus and cfg.refresh, a worker process mixes fresh clips that replace random clips
     of the pool as they arrive (one core mixes, one trains)."""
@@ -340,8 +341,9 @@ def train(
             )
     if worker is not None:
         worker.terminate()
-    model.load_state_dict(best[1])
     out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / "model-last.pt")  # the cosine schedule's end, to compare
+    model.load_state_dict(best[1])
     torch.save(model.state_dict(), out / "model.pt")
     summary = {
         "config": asdict(cfg),
