@@ -225,7 +225,8 @@ def _teacher_probabilities(audio: np.ndarray, co_teacher: str = "") -> np.ndarra
 
     With `co_teacher`, the mean of Silero's and that ClassRec model's: the two err in different
     places, so on the dev recordings their mean ranks speech better than either and calls less
-    noise speech (model card, "Two teachers")."""
+    noise speech. One student of that mean did not keep the gain (model card, "Ensembles, and
+    Silero and v3 as two teachers"), so it is off by default."""
     from classrec.lab.peers import Silero
     from classrec.model import Detector
 
