@@ -1,5 +1,6 @@
 """Teachers for the recipe's distillation target: Silero, ClassRec models, and the mean of their
-probabilities, scored like `classrec evaluate` (the "Two teachers" table of docs/model-card.md).
+probabilities, scored like `classrec evaluate` (docs/model-card.md, the table of "Ensembles, and
+Silero and v3 as two teachers").
 
     python3 docs/compare_teachers.py ../shared/data runs/cache WEIGHTS.npz [WEIGHTS.npz ...]
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classrec.lab import evaluate, metrics
+from classrec.lab import evaluate
 from classrec.lab.peers import Silero
 
 Probs = dict[str, list[np.ndarray]]
@@ -34,7 +35,7 @@ def row(name: str, probs: Probs, sets: list[evaluate.EvalSet]) -> str:
     dev = evaluate.score(probs["dev-real"], by["dev-real"].labels)
     noisy = evaluate.score(probs["heldout-noisy"], by["heldout-noisy"].labels)
     per_hour = [
-        metrics.false_alarms_per_hour(np.concatenate(probs[s]), 0.5)
+        evaluate.score(probs[s], by[s].labels)["false_alarms_per_hour"]
         for s in ("noise-only", "noise-unseen-packages")
     ]
     end = evaluate.boundaries(probs["dev-real"], by["dev-real"].segments)["end_median_ms"]
@@ -50,11 +51,8 @@ def row(name: str, probs: Probs, sets: list[evaluate.EvalSet]) -> str:
 
 def main(data: Path, cache: Path, weights: list[Path]) -> None:
     sets = evaluate.build_sets(data, cache)
-
-    def run(det) -> Probs:
-        return {s.name: [det.probabilities(x) for x in s.signals] for s in sets}
-
-    silero, ours = run(Silero()), mean(*(run(evaluate.Ours(w)) for w in weights))
+    silero = evaluate.set_probabilities(Silero(), sets)
+    ours = mean(*(evaluate.set_probabilities(evaluate.Ours(w), sets) for w in weights))
     print(
         "| teacher | dev PR-AUC / ROC-AUC / FA / miss at 0.5 | noisy mix PR / ROC"
         " | false alarms / h, corpus / Debian | dev end"

@@ -172,6 +172,11 @@ def detectors(weights: Path | None = None, peers: bool = True) -> list:
     return found
 
 
+def set_probabilities(det, sets: list[EvalSet]) -> dict[str, list[np.ndarray]]:
+    """One detector's probabilities for every signal of every set, by set name."""
+    return {s.name: [det.probabilities(x) for x in s.signals] for s in sets}
+
+
 def _joined(probs: list[np.ndarray], labels: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(labels, probabilities) of a set's signals, each cut to the shorter, concatenated."""
     pairs = list(zip(probs, labels, strict=True))
@@ -354,7 +359,7 @@ def evaluate(
     bounds: dict[str, dict[str, float]] = {}
     at_recall: dict[str, dict[str, float]] = {}
     for det in detectors(weights, peers):
-        probs = {s.name: [det.probabilities(x) for x in s.signals] for s in sets}
+        probs = set_probabilities(det, sets)
         for s in sets:
             frames[s.name][det.name] = score(probs[s.name], s.labels)
             if s.name in ("dev-real", "heldout-noisy"):
