@@ -227,15 +227,16 @@ def _teacher_probabilities(audio: np.ndarray, co_teacher: str = "") -> np.ndarra
     places, so on the dev recordings their mean ranks speech better than either and calls less
     noise speech. One student of that mean did not keep the gain (model card, "Ensembles, and
     Silero and v3 as two teachers"), so it is off by default."""
-    from classrec.lab.peers import Silero
-    from classrec.model import Detector
-
     if "silero" not in _TEACHERS:
+        from classrec.lab.peers import Silero
+
         _TEACHERS["silero"] = Silero()
     probs = _TEACHERS["silero"].probabilities(audio)
     if not co_teacher:
         return probs
     if co_teacher not in _TEACHERS:
+        from classrec.model import Detector
+
         _TEACHERS[co_teacher] = Detector(RATE, Path(co_teacher))
     ours = _TEACHERS[co_teacher].probabilities(audio, sample_rate=RATE)
     n = min(len(probs), len(ours))
