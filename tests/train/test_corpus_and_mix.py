@@ -223,9 +223,10 @@ def test_tunes_on_a_recorded_note_stay_near_its_pitch_and_hold_past_its_end(tmp_
         assert loud.mean() > 0.5
 
 
-def test_a_co_teacher_is_averaged_with_silero(lecture, noise):
+def test_a_co_teacher_is_averaged_with_silero_or_the_lower_one_taken_in_silence(lecture, noise):
     """With a co-teacher, the teacher column is the mean of Silero's probability and that
-    ClassRec model's on the same 16 kHz mix; features and the other targets are unchanged."""
+    ClassRec model's on the same 16 kHz mix; features and the other targets are unchanged.
+    With "lower-in-silence", the lower of the two wherever the clean source is silent."""
     from classrec.checkpoint import default_weights_path
     from classrec.model import Detector
 
@@ -240,3 +241,12 @@ def test_a_co_teacher_is_averaged_with_silero(lecture, noise):
         ours = Detector().probabilities(audio, sample_rate=16000)[:250]
         np.testing.assert_allclose(yc[i, :, 3], 0.5 * (y[i, :, 3] + ours), atol=1e-4)
     assert np.abs(yc[..., 3] - y[..., 3]).max() > 0.05  # the co-teacher has its say
+
+    lower = Mixing(teacher=True, co_teacher=co.co_teacher, co_teacher_rule="lower-in-silence")
+    xl, yl = build_features(corpus, 4, 250, seed=0, workers=1, mixing=lower)
+    np.testing.assert_array_equal(x, xl)
+    silent = yl[..., 0] == 0  # the clean-source speech target
+    assert silent.any() and (~silent).any()
+    ours = 2 * yc[..., 3] - y[..., 3]
+    np.testing.assert_allclose(yl[..., 3][~silent], yc[..., 3][~silent], atol=1e-6)
+    np.testing.assert_allclose(yl[..., 3][silent], np.minimum(y[..., 3], ours)[silent], atol=2e-3)

@@ -207,26 +207,36 @@ class Mixing:
     speechless: share of clips with no speech. retune: `_background`'s.
     co_teacher: weights (.npz) of a ClassRec model whose probability on the mix is averaged with
         Silero's in the teacher column (see `_teacher_probabilities`); empty: Silero alone.
+    co_teacher_rule: "mean" everywhere, or "lower-in-silence": the lower of the two where the
+        clean source is silent and their mean elsewhere.
     """
 
     teacher: bool = False
     speechless: float = SPEECHLESS
     retune: float = 0.0
     co_teacher: str = ""
+    co_teacher_rule: str = "mean"
+
+
+CO_TEACHER_RULES = ("mean", "lower-in-silence")
 
 
 _CORPUS: Corpus | None = None
 _TEACHERS: dict = {}  # per process, made on first use (onnxruntime and fork)
 
 
-def _teacher_probabilities(audio: np.ndarray, co_teacher: str = "") -> np.ndarray:
+def _teacher_probabilities(audio: np.ndarray, mixing: Mixing, speech: np.ndarray) -> np.ndarray:
     """A strong peer's speech probability per window of the 16 kHz mix (the distillation
     target: what is audibly speech in this mix, where the clean-source label cannot know).
 
-    With `co_teacher`, the mean of Silero's and that ClassRec model's: the two err in different
-    places, so on the dev recordings their mean ranks speech better than either and calls less
-    noise speech. One student of that mean did not keep the gain (model card, "Ensembles, and
-    Silero and v3 as two teachers"), so it is off by default."""
+    With `mixing.co_teacher`, the mean of Silero's and that ClassRec model's: the two err in
+    different places, so on the dev recordings their mean ranks speech better than either and
+    calls less noise speech. One student of that mean did not keep the gain (model card,
+    "Ensembles, and Silero and v3 as two teachers"): where the co-teacher calls music speech and
+    Silero does not, the mean pulls the student up on that music. The rule "lower-in-silence"
+    takes the lower of the two wherever the clean source (`speech`, the clean-source target) is
+    silent, so neither teacher's false alarms are taught. Both are off by default."""
+    co_teacher = mixing.co_teacher
     if "silero" not in _TEACHERS:
         from classrec.lab.peers import Silero
 
@@ -239,8 +249,12 @@ def _teacher_probabilities(audio: np.ndarray, co_teacher: str = "") -> np.ndarra
 
         _TEACHERS[co_teacher] = Detector(RATE, Path(co_teacher))
     ours = _TEACHERS[co_teacher].probabilities(audio, sample_rate=RATE)
-    n = min(len(probs), len(ours))
-    return 0.5 * (probs[:n] + ours[:n])
+    n = min(len(probs), len(ours), len(speech))
+    probs, ours = probs[:n], ours[:n]
+    mean = 0.5 * (probs + ours)
+    if mixing.co_teacher_rule == "mean":
+        return mean
+    return np.where(speech[:n] > 0, mean, np.minimum(probs, ours))
 
 
 def _clip_features(args: tuple[int, int, int, Mixing]) -> tuple[np.ndarray, np.ndarray]:
@@ -253,7 +267,7 @@ def _clip_features(args: tuple[int, int, int, Mixing]) -> tuple[np.ndarray, np.n
     )
     targets = [labels, classes]
     if mixing.teacher:
-        targets.append(_teacher_probabilities(audio, mixing.co_teacher)[:n_windows])
+        targets.append(_teacher_probabilities(audio, mixing, labels)[:n_windows])
     audio, rate = heard_at(audio, narrowband)
     feats = log_mel(frame(audio, rate))[:n_windows]
     if not np.isfinite(feats).all():

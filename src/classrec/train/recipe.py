@@ -40,7 +40,7 @@ from classrec.train.corpus import (
     load_corpus,
 )
 from classrec.train.export_onnx import export as export_onnx
-from classrec.train.mix import SPEECHLESS, Mixing, build_features
+from classrec.train.mix import CO_TEACHER_RULES, SPEECHLESS, Mixing, build_features
 from classrec.train.nets import build, export_numpy
 
 
@@ -65,6 +65,7 @@ class TrainConfig:
     melodies: float = 0.0  # minutes of solo-instrument tunes (synth.melody) added to the music
     recorded_tunes: int = 0  # 1: the tunes play recorded notes (classrec.train.soundfont)
     co_teacher: str = ""  # weights of a ClassRec model averaged with Silero as the teacher
+    co_teacher_rule: str = "mean"  # or "lower-in-silence" (mix.Mixing)
     val_clips: int = 300
     clip_windows: int = 250  # 8 s
     tts_count: int = 160
@@ -87,7 +88,9 @@ class TrainConfig:
 
     def mixing(self) -> Mixing:
         """The mixer's settings for this recipe."""
-        return Mixing(self.teacher, self.speechless, self.retune, self.co_teacher)
+        return Mixing(
+            self.teacher, self.speechless, self.retune, self.co_teacher, self.co_teacher_rule
+        )
 
     def data_key(self) -> str:
         """Identifies the generated dataset, so several architectures can share one."""
@@ -108,6 +111,7 @@ class TrainConfig:
         if self.co_teacher:
             digest = hashlib.sha1(Path(self.co_teacher).read_bytes(), usedforsecurity=False)
             fields += (("co_teacher", digest.hexdigest()),)
+            fields += (self.co_teacher_rule,) if self.co_teacher_rule != "mean" else ()
         return hashlib.sha1(repr(fields).encode(), usedforsecurity=False).hexdigest()[:10]
 
 
@@ -394,6 +398,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ship", action="store_true", help="install the weights into the package")
     args = vars(parser.parse_args(argv))
     out, do_ship = args.pop("out"), args.pop("ship")
+    if args["co_teacher_rule"] not in CO_TEACHER_RULES:
+        parser.error(f"--co-teacher-rule must be one of {', '.join(CO_TEACHER_RULES)}")
     cfg = TrainConfig(**args)
     out = out or Path("runs") / cfg.arch
     corpus = prepare_corpus(cfg)
