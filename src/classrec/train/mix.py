@@ -235,7 +235,8 @@ def _teacher_probabilities(audio: np.ndarray, mixing: Mixing, speech: np.ndarray
     "Ensembles, and Silero and v3 as two teachers"): where the co-teacher calls music speech and
     Silero does not, the mean pulls the student up on that music. The rule "lower-in-silence"
     takes the lower of the two wherever the clean source (`speech`, the clean-source target) is
-    silent, so neither teacher's false alarms are taught. Both are off by default."""
+    silent, so neither teacher's false alarms are taught; its two students did not beat v3's
+    recipe either (same section). Both are off by default."""
     co_teacher = mixing.co_teacher
     if "silero" not in _TEACHERS:
         from classrec.lab.peers import Silero
