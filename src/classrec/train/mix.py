@@ -217,6 +217,11 @@ class Mixing:
     co_teacher: str = ""
     co_teacher_rule: str = "mean"
 
+    def __post_init__(self) -> None:
+        if self.co_teacher_rule not in CO_TEACHER_RULES:
+            rules = ", ".join(CO_TEACHER_RULES)
+            raise ValueError(f"co-teacher rule {self.co_teacher_rule!r} is not one of {rules}")
+
 
 CO_TEACHER_RULES = ("mean", "lower-in-silence")
 

@@ -40,7 +40,7 @@ from classrec.train.corpus import (
     load_corpus,
 )
 from classrec.train.export_onnx import export as export_onnx
-from classrec.train.mix import CO_TEACHER_RULES, SPEECHLESS, Mixing, build_features
+from classrec.train.mix import SPEECHLESS, Mixing, build_features
 from classrec.train.nets import build, export_numpy
 
 
@@ -398,9 +398,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ship", action="store_true", help="install the weights into the package")
     args = vars(parser.parse_args(argv))
     out, do_ship = args.pop("out"), args.pop("ship")
-    if args["co_teacher_rule"] not in CO_TEACHER_RULES:
-        parser.error(f"--co-teacher-rule must be one of {', '.join(CO_TEACHER_RULES)}")
     cfg = TrainConfig(**args)
+    try:
+        cfg.mixing()  # the mixer checks its own settings; say so before hours of preparation
+    except ValueError as error:
+        parser.error(str(error))
     out = out or Path("runs") / cfg.arch
     corpus = prepare_corpus(cfg)
     model = train(cfg, prepare_data(cfg, corpus), out, corpus)
