@@ -15,7 +15,7 @@ import numpy as np
 
 from bench.common import Context, Section, table, windows_of
 from classrec import Detector, kernels
-from classrec.features import _HANN, _POWER_MEL, LOG_FLOOR, log_mel, rfft_into
+from classrec.features import _HANN, LOG_FLOOR, log_mel, power_to_mel, rfft_into
 from classrec.kernels import OneStream
 from classrec.model import CHUNK_WINDOWS, as_samples
 
@@ -36,7 +36,7 @@ def _window_stages(det: Detector, window: np.ndarray) -> Stages:
     parts = one.spectrum.view(np.float32)
     power, mel = np.abs(parts), np.abs(one.mel_out) + 1  # fixed inputs: no NaN/inf slow paths
     scratch, h_scratch, floor = np.empty_like(mel), np.empty_like(one.h), np.float32(LOG_FLOOR)
-    pm = _POWER_MEL[det.window_size]
+    pm = power_to_mel(det.window_size, det._weights.n_mels)
     return {
         "`OneStream.step` alone (no checks, no wrapper)": lambda: one.step(window),
         "input checks (`as_samples`: one reduction)": lambda: as_samples(window, "window"),
@@ -76,7 +76,7 @@ def _file_stages(det: Detector, windows: np.ndarray) -> Stages:
     x = kernels.mlp(w, windows)
     state = det.initial_state(1)
     stages: Stages = {
-        "log-mel: window, rfft, power→mel, log": lambda: log_mel(windows),
+        "log-mel: window, rfft, power→mel, log": lambda: log_mel(windows, w.n_mels),
         "  of which rfft": lambda: rfft_into(windows, np.empty((len(windows), 257), np.complex64)),
         "log-mel + MLP (2 matmuls)": lambda: kernels.mlp(w, windows),
         "LSTM input term (one matmul, inside either recurrence)": lambda: kernels.project(w, x),
@@ -109,7 +109,7 @@ def macs_per_window(det: Detector) -> int:
     """Multiply-adds of the model per window: power→mel, the two MLP layers, the LSTM's input
     and recurrent terms, the head (the FFT's ~10k flops and the elementwise work come on top)."""
     w = det._weights
-    mel = _POWER_MEL[det.window_size]
+    mel = power_to_mel(det.window_size, w.n_mels)
     matrices = [mel, w.front[0][:-1], w.front[1][:-1], w.w_ih, w.w_hh, w.head[0]]
     return sum(m.shape[0] * m.shape[1] for m in matrices)
 

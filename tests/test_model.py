@@ -176,6 +176,41 @@ def test_runtime_matches_torch(lecture, backend):
     )
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_band_count_comes_with_the_weights(lecture, tmp_path, backend):
+    """A model trained on 64 mel bands (`--mels 64`) runs with 64: the whole-file path, the
+    per-window path and torch agree, and the shipped 40-band weights still load beside it."""
+    torch = pytest.importorskip("torch")
+    from classrec.features import frame, log_mel
+    from classrec.train.export_onnx import export
+    from classrec.train.nets import build, export_numpy
+    from classrec.train.recipe import save_weights
+
+    torch.manual_seed(0)
+    feats = log_mel(frame(lecture[0], 16000), 64)
+    net = build("lstm", feats.mean(0), feats.std(0) + 1e-3, hidden=16)
+    path = tmp_path / "mels64.npz"
+    save_weights(path, export_numpy(net))
+    export(path)
+    net.load_state_dict(
+        {k: torch.from_numpy(v.astype(np.float32)) for k, v in _as_state(np.load(path)).items()}
+    )
+    with torch.no_grad():
+        expected = torch.sigmoid(net(torch.from_numpy(feats)[None]))[0].numpy()
+    det = Detector(weights=path, backend=backend)
+    whole = det.probabilities(lecture[0], sample_rate=16000)
+    stepped = [det(w) for w in frame(lecture[0], 16000)]
+    assert np.abs(whole - expected).max() < 1e-4
+    assert np.abs(np.array(stepped) - expected).max() < 1e-4
+    assert Detector(backend=backend)(np.zeros(512, np.float32)) >= 0.0  # 40 bands, same process
+
+
+def _as_state(arrays) -> dict[str, np.ndarray]:
+    """Exported weights → the torch state dict's keys."""
+    state = {k: arrays[k] for k in arrays.files if not k.startswith("norm_")}
+    return state | {"norm.mean": arrays["norm_mean"], "norm.std": arrays["norm_std"]}
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [

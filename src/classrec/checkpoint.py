@@ -69,6 +69,11 @@ class Folded:
         return self.lstm.shape[1] // 4
 
     @property
+    def n_mels(self) -> int:
+        """Mel bands the weights were trained on: the first layer's inputs, less its bias row."""
+        return self.front[0].shape[0] - 1
+
+    @property
     def w_ih(self) -> np.ndarray:
         """The LSTM's input weights (H, 4H), a view."""
         return self.lstm[: self.hidden]

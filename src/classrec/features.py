@@ -10,6 +10,8 @@ above 4 kHz are simply empty at 8 kHz, as they are for band-limited (telephone) 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from classrec.errors import ClassRecError
@@ -61,15 +63,18 @@ def mel_filterbank(n_mels: int = N_MELS, fmin: float = 60.0, fmax: float = 8000.
     return bank.astype(np.float32)
 
 
-_MEL = mel_filterbank()
 _HANN = {n: np.hanning(n + 1)[:-1].astype(np.float32) for n in WINDOW_SAMPLES.values()}
-# Power spectrum → mel in one matmul (speed): the rfft output viewed as interleaved (re, im) reals
-# is squared, and each filterbank row is repeated for the re and im parts, scaled by the window
-# normalisation. Same values as summing re² + im² first, up to float32 rounding.
-_POWER_MEL = {
-    n: (np.repeat(_MEL[: n // 2 + 1], 2, axis=0) / np.float64(hann.sum()) ** 2).astype(np.float32)
-    for n, hann in _HANN.items()
-}
+
+
+@functools.cache
+def power_to_mel(window: int, n_mels: int = N_MELS) -> np.ndarray:
+    """Power spectrum → mel in one matmul (speed): the rfft output viewed as interleaved (re, im)
+    reals is squared, and each filterbank row is repeated for the re and im parts, scaled by the
+    window normalisation. Same values as summing re² + im² first, up to float32 rounding. The
+    band count belongs to the weights (their first layer's width), so it is a parameter."""
+    bank = mel_filterbank(n_mels)[: window // 2 + 1]
+    scale = np.float64(_HANN[window].sum()) ** 2
+    return (np.repeat(bank, 2, axis=0) / scale).astype(np.float32)
 
 
 def _pocketfft_kernel():  # noqa: ANN202 - a numpy gufunc, or None
@@ -104,22 +109,28 @@ def rfft_into(windowed: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.fft.rfft(windowed, axis=-1, out=out)
 
 
-def log_mel_into(windows: np.ndarray, windowed: np.ndarray, spectrum: np.ndarray, out: np.ndarray):
+def log_mel_into(
+    windows: np.ndarray,
+    windowed: np.ndarray,
+    spectrum: np.ndarray,
+    out: np.ndarray,
+    to_mel: np.ndarray,
+) -> np.ndarray:
     """`log_mel` written into caller-owned buffers, so the per-window runtime path allocates
     nothing: `windowed` float32 like `windows`, `spectrum` complex64 (n, bins), `out` float32
-    (n, N_MELS), C-contiguous (np.dot, a microsecond cheaper than matmul on one window). Returns
-    `out`."""
+    (n, n_mels), C-contiguous (np.dot, a microsecond cheaper than matmul on one window), and
+    `to_mel` = `power_to_mel(window, n_mels)`, looked up once by the caller. Returns `out`."""
     n = windows.shape[-1]
     np.multiply(windows, _HANN[n], windowed)  # outputs positional: cheaper than `out=`
     parts = rfft_into(windowed, spectrum).view(np.float32)  # (…, 2 * bins): re, im interleaved
     np.square(parts, parts)
-    np.dot(parts, _POWER_MEL[n], out)
+    np.dot(parts, to_mel, out)
     np.add(out, _FLOOR, out)
     return np.log(out, out)
 
 
-def log_mel(windows: np.ndarray) -> np.ndarray:
-    """Log-mel features for windows of shape (n, 512) at 16 kHz or (n, 256) at 8 kHz → (n, N_MELS).
+def log_mel(windows: np.ndarray, n_mels: int = N_MELS) -> np.ndarray:
+    """Log-mel features for windows of shape (n, 512) at 16 kHz or (n, 256) at 8 kHz → (n, n_mels).
 
     Power is normalised by the squared window sum so a tone of a given amplitude gives the same
     value at both rates; at 8 kHz the bins above 4 kHz are zero. Computed in float32.
@@ -130,7 +141,8 @@ def log_mel(windows: np.ndarray) -> np.ndarray:
         windows,
         np.empty((*lead, size), np.float32),
         np.empty((*lead, size // 2 + 1), np.complex64),
-        np.empty((*lead, N_MELS), np.float32),
+        np.empty((*lead, n_mels), np.float32),
+        power_to_mel(size, n_mels),
     )
 
 

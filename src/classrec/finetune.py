@@ -21,7 +21,7 @@ import numpy as np
 
 from classrec.audio import load_audio
 from classrec.errors import ClassRecError
-from classrec.features import WINDOW_SAMPLES, frame, log_mel
+from classrec.features import N_MELS, WINDOW_SAMPLES, frame, log_mel
 from classrec.lab.benchmark import RATE, Recording, benchmark_sets
 from classrec.labels import read_labels, window_labels
 
@@ -91,9 +91,13 @@ def _rms(x: np.ndarray) -> float:
 
 
 def make_batch(
-    rng: np.random.Generator, recs: list[Recording], noises: list[np.ndarray], cfg: FinetuneConfig
+    rng: np.random.Generator,
+    recs: list[Recording],
+    noises: list[np.ndarray],
+    cfg: FinetuneConfig,
+    n_mels: int = N_MELS,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(log-mel features (batch, windows, mels), speech targets (batch, windows))."""
+    """(log-mel features (batch, windows, n_mels), speech targets (batch, windows))."""
     windows = min(int(cfg.clip_s * RATE) // WINDOW, max(len(r.labels) for r in recs))
     recs = [r for r in recs if len(r.labels) >= windows]  # crops of whole clip length only
     weights = np.array([len(r.labels) for r in recs], dtype=float)
@@ -112,7 +116,7 @@ def make_batch(
                 snr = rng.uniform(*cfg.snr_db)
                 audio += noise * (_rms(audio) / _rms(noise) * 10 ** (-snr / 20))
         audio = np.clip(audio, -1, 1).astype(np.float32)
-        feats.append(log_mel(frame(audio, RATE))[:windows])
+        feats.append(log_mel(frame(audio, RATE), n_mels)[:windows])
         targets.append(labels)
     return np.stack(feats).astype(np.float32), np.stack(targets).astype(np.float32)
 
@@ -146,7 +150,7 @@ def finetune(recs: list[Recording], noises: list[np.ndarray], cfg: FinetuneConfi
     bce = torch.nn.functional.binary_cross_entropy_with_logits
     losses = []
     for step in range(1, cfg.steps + 1):
-        x, y = (torch.from_numpy(a) for a in make_batch(rng, recs, noises, cfg))
+        x, y = (torch.from_numpy(a) for a in make_batch(rng, recs, noises, cfg, len(net.norm.mean)))
         loss = bce(net(x), y)
         opt.zero_grad()
         loss.backward()

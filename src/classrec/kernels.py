@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from classrec.checkpoint import Folded
-from classrec.features import N_MELS, log_mel, log_mel_into
+from classrec.features import log_mel, log_mel_into, power_to_mel
 
 
 @dataclass
@@ -35,7 +35,7 @@ class State:
 
 def mlp(weights: Folded, windows: np.ndarray) -> np.ndarray:
     """Log-mel and the two-layer MLP for many windows in one go: (n, window) → (n, H)."""
-    x = log_mel(windows)
+    x = log_mel(windows, weights.n_mels)
     for layer in weights.front:
         x = x @ layer[:-1]
         x += layer[-1]
@@ -156,7 +156,8 @@ class OneStream:
         self.head_w, self.head_b = np.ascontiguousarray(head_w[:, 0]), float(head_b[0])
         self.windowed = np.empty(n, np.float32)
         self.spectrum = np.empty(n // 2 + 1, np.complex64)
-        self.mel = np.ones(N_MELS + 1, np.float32)  # [log-mel, 1]
+        self.mel = np.ones(weights.n_mels + 1, np.float32)  # [log-mel, 1]
+        self.to_mel = power_to_mel(n, weights.n_mels)
         self.x1 = np.ones(hidden + 1, np.float32)  # [first layer, 1]
         self.xh = np.ones(2 * hidden + 1, np.float32)  # [second layer, h, 1]
         self.gates = np.zeros(5 * hidden, np.float32)  # [i, f, o, g, c]
@@ -186,7 +187,7 @@ class OneStream:
 
     def step(self, window: np.ndarray) -> float:
         """Advance by one window (float32, shape (window,)); returns its probability."""
-        log_mel_into(window, self.windowed, self.spectrum, self.mel_out)
+        log_mel_into(window, self.windowed, self.spectrum, self.mel_out, self.to_mel)
         # outputs positional where numpy allows it: it parses `out=` on every call (~0.05 µs)
         np.dot(self.mel, self.w0, self.x1_out)
         np.maximum(self.x1_out, self.zeros, out=self.x1_out)

@@ -120,6 +120,21 @@ def test_retuning_changes_only_the_music(lecture, noise):
     assert 0 < sum(changed) < 12
 
 
+def test_the_band_count_changes_the_features_not_the_mixes(lecture, noise):
+    """`--mels 64`: the same clips and targets, 64 log-mel bands instead of 40, and a dataset key
+    of their own (a cached 40-band pool is never read as 64 bands); 40 keeps earlier keys."""
+    from classrec.train.recipe import TrainConfig
+
+    corpus = _tiny_corpus(lecture, noise)
+    x, y = build_features(corpus, 3, 250, seed=0, workers=1)
+    x64, y64 = build_features(corpus, 3, 250, seed=0, workers=1, mixing=Mixing(mels=64))
+    assert x.shape == (3, 250, 40) and x64.shape == (3, 250, 64)
+    np.testing.assert_array_equal(y, y64)
+    assert TrainConfig(mels=64).mixing().mels == 64
+    assert TrainConfig(mels=64).data_key() != TrainConfig().data_key()
+    assert TrainConfig().data_key() == TrainConfig(mels=40).data_key()
+
+
 def test_the_teacher_column_hears_the_mix(lecture, noise):
     """With a teacher, a fourth target: Silero's probability on the 16 kHz mix. The clips are
     the same as without (the teacher only listens), and where the clean source has speech and

@@ -16,7 +16,7 @@ import numpy as np
 import soxr
 from scipy.signal import fftconvolve
 
-from classrec.features import frame, log_mel
+from classrec.features import N_MELS, frame, log_mel
 from classrec.train import synth
 from classrec.train.corpus import RATE, WINDOW, Corpus, Utterance
 
@@ -209,6 +209,7 @@ class Mixing:
         Silero's in the teacher column (see `_teacher_probabilities`); empty: Silero alone.
     co_teacher_rule: "mean" everywhere, or "lower-in-silence": the lower of the two where the
         clean source is silent and their mean elsewhere.
+    mels: mel bands of the features.
     """
 
     teacher: bool = False
@@ -216,6 +217,7 @@ class Mixing:
     retune: float = 0.0
     co_teacher: str = ""
     co_teacher_rule: str = "mean"
+    mels: int = N_MELS
 
     def __post_init__(self) -> None:
         if self.co_teacher_rule not in CO_TEACHER_RULES:
@@ -264,7 +266,7 @@ def _teacher_probabilities(audio: np.ndarray, mixing: Mixing, speech: np.ndarray
 
 
 def _clip_features(args: tuple[int, int, int, Mixing]) -> tuple[np.ndarray, np.ndarray]:
-    """Features (n_windows, N_MELS) float16 and targets (n_windows, 3 or 4): speech, music,
+    """Features (n_windows, mixing.mels) float16 and targets (n_windows, 3 or 4): speech, music,
     noise and, with a teacher, the teacher's speech probability on the mix."""
     seed, index, n_windows, mixing = args
     rng = np.random.default_rng([seed, index])
@@ -275,7 +277,7 @@ def _clip_features(args: tuple[int, int, int, Mixing]) -> tuple[np.ndarray, np.n
     if mixing.teacher:
         targets.append(_teacher_probabilities(audio, mixing, labels)[:n_windows])
     audio, rate = heard_at(audio, narrowband)
-    feats = log_mel(frame(audio, rate))[:n_windows]
+    feats = log_mel(frame(audio, rate), mixing.mels)[:n_windows]
     if not np.isfinite(feats).all():
         raise ValueError(f"clip {index} of seed {seed} is not finite")
     return feats.astype(np.float16), np.column_stack(targets)
@@ -290,7 +292,7 @@ def build_features(
     first: int = 0,
     mixing: Mixing = Mixing(),
 ):
-    """Features (n_clips, n_windows, N_MELS) float16 and targets (n_clips, n_windows, 3), in
+    """Features (n_clips, n_windows, mixing.mels) float16 and targets (n_clips, n_windows, 3), in
     parallel (workers > 1) or in this process; with `mixing.teacher`, a fourth target column.
 
     Deterministic: clip i is made from the generator seeded with (seed, first + i), whatever

@@ -12,8 +12,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from classrec.features import N_MELS
-
 
 class Normalise(nn.Module):
     """Per-band standardisation with statistics measured on the training features."""
@@ -27,17 +25,18 @@ class Normalise(nn.Module):
         return (x - self.mean) / self.std
 
 
-def _front(hidden: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(N_MELS, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+def _front(n_mels: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(n_mels, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
 
 
 class RecurrentVAD(nn.Module):
-    """log-mel (batch, time, N_MELS) → probability logits (batch, time); `cell` is lstm/gru/rnn."""
+    """log-mel (batch, time, bands) → probability logits (batch, time); `cell` is lstm/gru/rnn.
+    The band count is that of the normalisation statistics `mean` and `std`."""
 
     def __init__(self, mean: np.ndarray, std: np.ndarray, hidden: int = 96, cell: str = "lstm"):
         super().__init__()
         self.norm = Normalise(mean, std)
-        self.front = _front(hidden)
+        self.front = _front(len(mean), hidden)
         rnn = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell]
         self.lstm = rnn(hidden, hidden, batch_first=True)  # named lstm for the exported keys
         self.head = nn.Linear(hidden, 1)
@@ -66,7 +65,7 @@ class MemorylessCNN(nn.Module):
             nn.MaxPool1d(2),
         )
         self.mlp = nn.Sequential(
-            nn.Linear(32 * (N_MELS // 4), hidden),
+            nn.Linear(32 * (len(mean) // 4), hidden),
             nn.ReLU(),
             nn.Linear(hidden, hidden),
             nn.ReLU(),

@@ -28,7 +28,7 @@ import torch
 import torch.multiprocessing as mp
 
 from classrec.checkpoint import default_weights_path
-from classrec.features import frame, log_mel
+from classrec.features import N_MELS, frame, log_mel
 from classrec.lab import metrics
 from classrec.train import packages, soundfont, synth
 from classrec.train.corpus import (
@@ -50,6 +50,7 @@ class TrainConfig:
 
     arch: str = "lstm"
     hidden: int = 128
+    mels: int = N_MELS  # mel bands of the front end (the runtime reads it from the weights)
     seed: int = 0
     train_clips: int = 12000  # the pool: 26.7 h, refreshed while training (see `refresh`)
     refresh: int = 1  # a worker process mixes fresh clips into the pool (0: a fixed pool)
@@ -89,7 +90,12 @@ class TrainConfig:
     def mixing(self) -> Mixing:
         """The mixer's settings for this recipe."""
         return Mixing(
-            self.teacher, self.speechless, self.retune, self.co_teacher, self.co_teacher_rule
+            self.teacher,
+            self.speechless,
+            self.retune,
+            self.co_teacher,
+            self.co_teacher_rule,
+            self.mels,
         )
 
     def data_key(self) -> str:
@@ -112,6 +118,7 @@ class TrainConfig:
             digest = hashlib.sha1(Path(self.co_teacher).read_bytes(), usedforsecurity=False)
             fields += (("co_teacher", digest.hexdigest()),)
             fields += (self.co_teacher_rule,) if self.co_teacher_rule != "mean" else ()
+        fields += (("mels", self.mels),) if self.mels != N_MELS else ()
         return hashlib.sha1(repr(fields).encode(), usedforsecurity=False).hexdigest()[:10]
 
 
@@ -193,12 +200,12 @@ def _refresher(corpus: Corpus, cfg: TrainConfig, out: mp.Queue) -> None:
         first += 64
 
 
-def dev_features(data: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def dev_features(data: Path, n_mels: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Log-mel features and human labels of `speech/labelled-real/` (split=dev), 16 kHz."""
     from classrec.lab.evaluate import dev_set
 
     dev = dev_set(data)
-    return [log_mel(frame(x, RATE)) for x in dev.signals], dev.labels
+    return [log_mel(frame(x, RATE), n_mels) for x in dev.signals], dev.labels
 
 
 def _batches(rng: np.random.Generator, n: int, size: int):
@@ -293,7 +300,7 @@ def train(
     y = torch.from_numpy(data["y"].astype(np.float32))
     vx, vy = torch.from_numpy(data["val_x"].astype(np.float32)), torch.from_numpy(data["val_y"])
     vy = vy[..., 0] if vy.ndim == 3 else vy
-    dev = dev_features(Path(cfg.data))
+    dev = dev_features(Path(cfg.data), cfg.mels)
     model = untrained(cfg.arch, data, cfg.hidden)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     fresh: mp.Queue = mp.get_context("fork").Queue(maxsize=4)
