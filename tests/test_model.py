@@ -154,18 +154,8 @@ def test_int16_is_scaled(lecture):
 def test_runtime_matches_torch(lecture, backend):
     torch = pytest.importorskip("torch")
     from classrec.features import frame, log_mel
-    from classrec.train.nets import build
 
-    weights = load_weights()
-    model = build(
-        "lstm", weights["norm_mean"], weights["norm_std"], hidden=weights["head.weight"].shape[1]
-    )
-    state = {k: torch.from_numpy(v) for k, v in weights.items() if not k.startswith("norm_")}
-    state |= {
-        "norm.mean": torch.from_numpy(weights["norm_mean"]),
-        "norm.std": torch.from_numpy(weights["norm_std"]),
-    }
-    model.load_state_dict(state)
+    model = _torch_network(load_weights())
     audio = lecture[0]
     with torch.no_grad():
         feats = torch.from_numpy(log_mel(frame(audio, 16000)))[None]
@@ -192,9 +182,7 @@ def test_the_band_count_comes_with_the_weights(lecture, tmp_path, backend):
     path = tmp_path / "mels64.npz"
     save_weights(path, export_numpy(net))
     export(path)
-    net.load_state_dict(
-        {k: torch.from_numpy(v.astype(np.float32)) for k, v in _as_state(np.load(path)).items()}
-    )
+    net = _torch_network(np.load(path))  # the saved (float16) weights the runtime reads
     with torch.no_grad():
         expected = torch.sigmoid(net(torch.from_numpy(feats)[None]))[0].numpy()
     det = Detector(weights=path, backend=backend)
@@ -205,10 +193,20 @@ def test_the_band_count_comes_with_the_weights(lecture, tmp_path, backend):
     assert Detector(backend=backend)(np.zeros(512, np.float32)) >= 0.0  # 40 bands, same process
 
 
-def _as_state(arrays) -> dict[str, np.ndarray]:
-    """Exported weights → the torch state dict's keys."""
-    state = {k: arrays[k] for k in arrays.files if not k.startswith("norm_")}
-    return state | {"norm.mean": arrays["norm_mean"], "norm.std": arrays["norm_std"]}
+def _torch_network(arrays):  # noqa: ANN202 - a torch RecurrentVAD
+    """Exported weights (`export_numpy`'s keys, any float dtype) back in a torch LSTM network."""
+    import torch
+
+    from classrec.train.nets import build
+
+    net = build(
+        "lstm", arrays["norm_mean"], arrays["norm_std"], hidden=arrays["head.weight"].shape[1]
+    )
+    renamed = {"norm_mean": "norm.mean", "norm_std": "norm.std"}
+    net.load_state_dict(
+        {renamed.get(k, k): torch.from_numpy(np.asarray(v, np.float32)) for k, v in arrays.items()}
+    )
+    return net
 
 
 @pytest.mark.parametrize(
