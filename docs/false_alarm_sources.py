@@ -18,7 +18,7 @@ import numpy as np
 from classrec.features import WINDOW_SECONDS
 from classrec.lab import evaluate
 from classrec.lab.peers import Silero
-from classrec.segments import speech_segments
+from classrec.segments import runs, speech_segments
 from classrec.train.corpus import RATE, is_unseen_noise, manifest
 
 NOISE_SETS = ("noise-only", "noise-unseen-packages")
@@ -38,11 +38,6 @@ def source_names(data: Path, pool: list[np.ndarray]) -> list[str]:
     return [Path(r["path"]).name for r in ordered]
 
 
-def runs(probs: np.ndarray) -> int:
-    """Runs of windows at or above 0.5."""
-    return int(np.sum(np.diff(np.concatenate([[0], (probs >= 0.5).astype(np.int8)])) == 1))
-
-
 def main(data: Path, cache: Path, weights: Path | None) -> None:
     sets = {s.name: s for s in evaluate.build_sets(data, cache)}
     corpus = evaluate.heldout_corpus(data)
@@ -51,7 +46,7 @@ def main(data: Path, cache: Path, weights: Path | None) -> None:
         probs = evaluate.set_probabilities(det, [sets[n] for n in NOISE_SETS])
         by_source = Counter()
         for i, p in enumerate(probs["noise-only"]):
-            by_source[names[i % len(names)]] += runs(p)
+            by_source[names[i % len(names)]] += len(runs(p >= 0.5))
         print(f"{det.name}: runs at 0.5 by source: {dict(by_source.most_common(5))}")
         for set_name in NOISE_SETS:
             hours = sum(map(len, probs[set_name])) * WINDOW_SECONDS / 3600
