@@ -90,12 +90,12 @@ class TrainConfig:
     def mixing(self) -> Mixing:
         """The mixer's settings for this recipe."""
         return Mixing(
-            self.teacher,
-            self.speechless,
-            self.retune,
-            self.co_teacher,
-            self.co_teacher_rule,
-            self.mels,
+            teacher=self.teacher,
+            speechless=self.speechless,
+            retune=self.retune,
+            co_teacher=self.co_teacher,
+            co_teacher_rule=self.co_teacher_rule,
+            mels=self.mels,
         )
 
     def data_key(self) -> str:
