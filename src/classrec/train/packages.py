@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import av
 import numpy as np
 
 from classrec.audio import load_audio
@@ -79,7 +80,26 @@ SPEECH_PACKAGE = Package("tuxpaint-stamps-default", "speech", "GPL-2", 150)
 """Real voices in 11 languages (fr, ru, ro, ca, bg, es, be, el, da, lt, nl): 7,418 spoken stamp
 descriptions of 0.5–3 s, recorded by many volunteers on many microphones. The corpus's speech is
 English only; the dev set and lecture halls are not."""
-SPOKEN = re.compile(r"_desc_[a-z]{2}\.ogg$")
+
+MORE_SPEECH = (
+    SPEECH_PACKAGE,
+    Package("fillets-ng-data-cs", "speech", "GPL-2"),
+    Package("fillets-ng-data-nl", "speech", "GPL-2"),
+    *(
+        Package(f"asterisk-core-sounds-{lang}-g722", "speech", "CC-BY-SA-3.0")
+        for lang in ("en", "es", "fr", "it", "ru")
+    ),
+)
+"""`--multilingual 2`: 8 h of real speech instead of 2.5. Fish Fillets' spoken dialogue in
+Czech and Dutch (3.4 h: expressive lines by several voice actors) and Asterisk's telephone
+prompts in five languages (2.2 h: one professional speaker each, G.722 wideband at 16 kHz)."""
+
+SPOKEN = {
+    SPEECH_PACKAGE.name: re.compile(r"_desc_[a-z]{2}\.ogg$"),
+    "fillets-ng-data-cs": re.compile(r"/cs/[^/]+\.ogg$"),
+    "fillets-ng-data-nl": re.compile(r"/nl/[^/]+\.ogg$"),
+}
+"""Which files of a speech package are speech (default: every .g722 file)."""
 
 AUDIO = re.compile(r"\.(ogg|oga|opus|wav|flac|mp3)$", re.IGNORECASE)
 VOICE = re.compile(
@@ -130,7 +150,9 @@ def _int16(audio: np.ndarray) -> np.ndarray:
     return (np.clip(audio, -1, 1) * 32767).astype(np.int16)
 
 
-def _take(files: list[Path], minutes: float | None, seed: int, reject) -> tuple[list, Counter]:
+def _take(
+    files: list[Path], minutes: float | None, seed: int, reject, load=lambda p: load_audio(p, RATE)
+) -> tuple[list, Counter]:
     """Decode `files` (16 kHz) in a seeded random order until `minutes` of audio are kept:
     ([(path, int16 samples)], why the others were skipped). `reject(audio)` names why a
     decoded file is not wanted, or None to keep it."""
@@ -138,7 +160,7 @@ def _take(files: list[Path], minutes: float | None, seed: int, reject) -> tuple[
     kept, total, skipped = [], 0, Counter()
     for i in np.random.default_rng(seed).permutation(len(files)):
         try:
-            audio = load_audio(files[i], RATE)
+            audio = load(files[i])
         except ClassRecError:
             skipped["undecodable or silent"] += 1
             continue
@@ -208,16 +230,35 @@ def load(
     return found
 
 
-def speech(cache: Path, seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """(name, 16 kHz float32) of the speech package's spoken descriptions, in a seeded order up
-    to its minutes; cached as int16 like the noise packages."""
-    out_path = cache / f"{SPEECH_PACKAGE.name}.npz"
-    if not out_path.is_file():
-        root = unpack(SPEECH_PACKAGE, cache)
-        files = sorted(p for p in root.rglob("*.ogg") if SPOKEN.search(p.name))
-        kept, _ = _take(files, SPEECH_PACKAGE.minutes, seed, lambda audio: None)
-        np.savez(out_path, **{path.name: audio for path, audio in kept})
-        minutes = sum(len(a) for _, a in kept) / RATE / 60
-        print(f"{SPEECH_PACKAGE.name}: {len(kept)} files, {minutes:.1f} min", flush=True)
-    with np.load(out_path) as d:
-        return [(k, d[k].astype(np.float32) / 32767) for k in d.files]
+def _load_speech(path: Path) -> np.ndarray:
+    """16 kHz float32 of one speech file; Asterisk's .g722 prompts are raw G.722, which has no
+    header for the decoder to recognise."""
+    if path.suffix != ".g722":
+        return load_audio(path, RATE)
+    with av.open(str(path), format="g722") as container:
+        frames = [f.to_ndarray().reshape(-1) for f in container.decode(audio=0)]
+    if not frames:
+        raise ClassRecError(f"{path.name}: no audio")
+    return np.concatenate(frames).astype(np.float32) / 32768
+
+
+def speech(
+    cache: Path, seed: int = 0, which: tuple[Package, ...] = (SPEECH_PACKAGE,)
+) -> list[tuple[str, np.ndarray]]:
+    """(name, 16 kHz float32) of the speech packages' spoken files, each package in a seeded
+    order up to its minutes; cached as int16 like the noise packages."""
+    found = []
+    for package in which:
+        out_path = cache / f"{package.name}.npz"
+        if not out_path.is_file():
+            root = unpack(package, cache)
+            spoken = SPOKEN.get(package.name, re.compile(r"\.g722$"))
+            files = sorted(p for p in root.rglob("*") if spoken.search(str(p)) and p.is_file())
+            kept, _ = _take(files, package.minutes, seed, lambda audio: None, _load_speech)
+            names = [str(path.relative_to(root)).replace("/", ":") for path, _ in kept]
+            np.savez(out_path, **{n: audio for n, (_, audio) in zip(names, kept, strict=True)})
+            minutes = sum(len(a) for _, a in kept) / RATE / 60
+            print(f"{package.name}: {len(kept)} files, {minutes:.1f} min", flush=True)
+        with np.load(out_path) as d:
+            found += [(k, d[k].astype(np.float32) / 32767) for k in d.files]
+    return found

@@ -55,7 +55,7 @@ class TrainConfig:
     train_clips: int = 12000  # the pool: 26.7 h, refreshed while training (see `refresh`)
     refresh: int = 1  # a worker process mixes fresh clips into the pool (0: a fixed pool)
     packages: int = 1  # Debian music and ambience (classrec.train.packages); 2: MORE_MUSIC
-    multilingual: int = 1  # real voices in 11 languages from a Debian package (packages.speech)
+    multilingual: int = 1  # real voices from Debian packages: 1 = 11 languages, 2 = 14 (8 h)
     class_weight: float = 0.3  # weight of the music/noise loss beside the speech loss
     distil: float = 0.5  # weight of the teacher's (Silero on the mix) speech target (see _loss)
     distil_silence: int = 1  # the teacher's target also where the clean source is silent (_loss)
@@ -140,7 +140,9 @@ def prepare_corpus(cfg: TrainConfig) -> Corpus:
         rng = np.random.default_rng([cfg.seed, 3])
         corpus.music += synth.melodies(rng, cfg.melodies, notes=notes)
     if cfg.multilingual:
-        for name, audio in packages.speech(Path(cfg.cache) / "speech-packages", cfg.seed):
+        which = packages.MORE_SPEECH if cfg.multilingual == 2 else (packages.SPEECH_PACKAGE,)
+        cache = Path(cfg.cache) / "speech-packages"
+        for name, audio in packages.speech(cache, cfg.seed, which):
             audio = np.pad(audio, (0, -len(audio) % WINDOW))
             corpus.multilingual.append(Utterance(name, audio, clean_speech_labels(audio, silero)))
     hours = [sum(len(a) for a in group) / RATE / 3600 for group in (corpus.noise, corpus.music)]
