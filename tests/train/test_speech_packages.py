@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
+from helpers import ffmpeg
 
 from classrec.errors import ClassRecError
 from classrec.train import packages
@@ -18,23 +18,23 @@ from classrec.train import packages
 RATE = 16000
 
 
-def _tone(seconds: float, hz: float = 440.0) -> np.ndarray:
-    t = np.arange(int(seconds * RATE)) / RATE
-    return (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
-
-
-def _encode(path: Path, audio: np.ndarray, fmt: str, codec: str) -> None:
-    """Write `audio` (16 kHz mono) with a real encoder."""
+def _tone(path: Path, seconds: float = 0.5, hz: int = 440, codec: str = "libopus") -> Path:
+    """A 16 kHz tone in a real file: Opus in Ogg, or raw G.722 (`codec="g722"`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", format=fmt) as out:
-        stream = out.add_stream(codec, rate=RATE, layout="mono")
-        pcm = (audio * 32767).astype(np.int16).reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate = RATE
-        for packet in stream.encode(frame):
-            out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+    sine = f"sine=f={hz}:d={seconds}:r={RATE}"
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        sine,
+        "-ac",
+        "1",
+        "-c:a",
+        codec,
+        *(["-f", "g722"] if codec == "g722" else []),
+        path,
+    )
+    return path
 
 
 def _unpacked(cache: Path, name: str) -> Path:
@@ -45,10 +45,8 @@ def _unpacked(cache: Path, name: str) -> Path:
 
 
 def test_raw_g722_prompts_decode_at_16k_and_an_empty_one_is_an_error(tmp_path):
-    tone = _tone(1.0)
-    _encode(tmp_path / "hello.g722", tone, "g722", "g722")
-    audio = packages._load_speech(tmp_path / "hello.g722")
-    assert abs(len(audio) - len(tone)) < RATE // 50
+    audio = packages._load_speech(_tone(tmp_path / "hello.g722", 1.0, codec="g722"))
+    assert abs(len(audio) - RATE) < RATE // 50
     spectrum = np.abs(np.fft.rfft(audio))
     assert abs(np.argmax(spectrum) * RATE / len(audio) - 440) < 5  # the tone, not noise
     (tmp_path / "empty.g722").write_bytes(b"")
@@ -58,11 +56,11 @@ def test_raw_g722_prompts_decode_at_16k_and_an_empty_one_is_an_error(tmp_path):
 
 def test_only_the_spoken_files_of_each_package_are_taken(tmp_path):
     fillets = _unpacked(tmp_path, "fillets-ng-data-cs")
-    _encode(fillets / "sound/city/cs/line-1.ogg", _tone(0.5), "ogg", "libopus")
-    _encode(fillets / "sound/city/cs/line-2.ogg", _tone(0.5, 300), "ogg", "libopus")
-    _encode(fillets / "music/theme.ogg", _tone(0.5), "ogg", "libopus")  # not spoken
+    _tone(fillets / "sound/city/cs/line-1.ogg")
+    _tone(fillets / "sound/city/cs/line-2.ogg", hz=300)
+    _tone(fillets / "music/theme.ogg")  # not spoken
     asterisk = _unpacked(tmp_path, "asterisk-core-sounds-it-g722")
-    _encode(asterisk / "sounds/it/vm-intro.g722", _tone(0.5), "g722", "g722")
+    _tone(asterisk / "sounds/it/vm-intro.g722", codec="g722")
     (asterisk / "sounds/it/broken.g722").write_bytes(b"")  # skipped, not fatal
     which = (
         packages.Package("fillets-ng-data-cs", "speech", "GPL-2"),
