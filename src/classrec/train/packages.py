@@ -86,8 +86,14 @@ MORE_SPEECH = (
     Package("fillets-ng-data-cs", "speech", "GPL-2"),
     Package("fillets-ng-data-nl", "speech", "GPL-2"),
     *(
-        Package(f"asterisk-core-sounds-{lang}-g722", "speech", "CC-BY-SA-3.0")
-        for lang in ("en", "es", "fr", "it", "ru")
+        Package(f"asterisk-core-sounds-{lang}-g722", "speech", licence)
+        for lang, licence in (
+            ("en", "CC-BY-SA-3.0"),
+            ("es", "CC-BY-SA-3.0"),
+            ("fr", "CC-BY-SA-3.0"),
+            ("it", "CC-BY-3.0"),
+            ("ru", "CC-BY-3.0"),
+        )
     ),
 )
 """`--multilingual 2`: 8 h of real speech instead of 2.5. Fish Fillets' spoken dialogue in
