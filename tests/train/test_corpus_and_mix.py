@@ -120,6 +120,49 @@ def test_retuning_changes_only_the_music(lecture, noise):
     assert 0 < sum(changed) < 12
 
 
+def test_a_random_microphone_cuts_the_ends_of_the_band_and_keeps_the_level():
+    """`synth.channel`: white noise comes out with its rms, little left below 40 Hz, and bands
+    above 1 kHz moved by different gains from one microphone to the next."""
+    rng = np.random.default_rng(3)
+    white = rng.standard_normal(8 * 16000).astype(np.float32)
+    f = np.fft.rfftfreq(len(white), 1 / 16000)
+    spread = []
+    for _ in range(10):
+        heard = synth.channel(rng, white)
+        assert heard.dtype == np.float32 and len(heard) == len(white)
+        assert np.sqrt(np.mean(heard**2)) == pytest.approx(np.sqrt(np.mean(white**2)), rel=1e-3)
+        power = np.abs(np.fft.rfft(heard)) ** 2 / np.abs(np.fft.rfft(white)) ** 2
+        low, mid = power[(f > 5) & (f < 40)].mean(), power[(f > 800) & (f < 1200)].mean()
+        assert low < 0.1 * mid  # at least 10 dB down below 40 Hz
+        spread.append(10 * np.log10(power[(f > 2500) & (f < 3000)].mean() / mid))
+    assert np.ptp(spread) > 6
+
+
+def test_generated_rooms_decay_within_their_reverberation_time():
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        h = synth.room(rng)
+        assert 0.2 * 16000 <= len(h) <= 1.3 * 16000 and h[0] == 1.0
+        energy = h[1:] ** 2
+        tenth = len(energy) // 10
+        assert energy[-tenth:].sum() < 1e-3 * energy[:tenth].sum()  # > 30 dB down at the end
+
+
+def test_the_channel_option_leaves_the_mixes_alone_when_off(lecture, noise):
+    """`--channel 0` gives the mixes of earlier recipes (the same draws); on, the audio changes
+    and the clip stays finite and labelled."""
+    corpus = _tiny_corpus(lecture, noise)
+    changed = []
+    for i in range(8):
+        plain = mix_clip(np.random.default_rng([6, i]), corpus, 100)
+        same = mix_clip(np.random.default_rng([6, i]), corpus, 100, channel=0.0)
+        np.testing.assert_array_equal(plain[0], same[0])
+        heard = mix_clip(np.random.default_rng([6, i]), corpus, 100, channel=1.0)
+        assert np.isfinite(heard[0]).all() and len(heard[1]) == 100
+        changed.append(not np.array_equal(plain[0], heard[0]))
+    assert all(changed)
+
+
 def test_the_band_count_changes_the_features_not_the_mixes(lecture, noise):
     """`--mels 64`: the same clips and targets, 64 log-mel bands instead of 40, and a dataset key
     of their own (a cached 40-band pool is never read as 64 bands); 40 keeps earlier keys."""

@@ -59,8 +59,11 @@ def _speech_pool(rng: np.random.Generator, corpus: Corpus) -> list[Utterance]:
     return corpus.speech
 
 
-def _speech_track(rng, corpus: Corpus, n_windows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Utterances separated by pauses of 0.1–4 s, each at its own level, some reverberant."""
+def _speech_track(
+    rng, corpus: Corpus, n_windows: int, rooms: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Utterances separated by pauses of 0.1–4 s, each at its own level, some reverberant: 30 %
+    in a measured room and, of the rest, a share `rooms` in a generated one (`synth.room`)."""
     audio = np.zeros(n_windows * WINDOW, dtype=np.float32)
     labels = np.zeros(n_windows, dtype=np.float32)
     pos = int(rng.integers(0, 60))
@@ -73,6 +76,8 @@ def _speech_track(rng, corpus: Corpus, n_windows: int) -> tuple[np.ndarray, np.n
         clip = utt.audio[first * WINDOW : (first + take) * WINDOW]
         if corpus.rirs and rng.random() < 0.3:
             clip = _reverb(rng, clip, corpus.rirs)
+        elif rooms and rng.random() < rooms:
+            clip = _reverb(rng, clip, [synth.room(rng)])
         active = utt.labels[first : first + take] > 0.5
         level = _rms(clip[np.repeat(active, WINDOW)]) if active.any() else _rms(clip)
         audio[pos * WINDOW : pos * WINDOW + len(clip)] = clip / level * _db(rng.uniform(-15, 0))
@@ -162,10 +167,14 @@ def mix_clip(
     n_windows: int,
     speechless: float = SPEECHLESS,
     retune: float = 0.0,
+    channel: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """make_clip before any resampling: (16 kHz samples, speech target, classes, whether the
     clip is to be heard at 8 kHz), so a teacher can listen to the 16 kHz mix. A share
-    `speechless` of the clips holds no speech at all; `retune` is `_background`'s."""
+    `speechless` of the clips holds no speech at all; `retune` is `_background`'s. A share
+    `channel` of the clips is heard through a random microphone (`synth.channel`), and of the
+    utterances not in a measured room that share is put in a generated one. Off (0), the mixes
+    are bit-identical to before."""
     n = n_windows * WINDOW
     kind = rng.random()
     if kind < 0.08 and corpus.meetings:
@@ -175,7 +184,7 @@ def mix_clip(
         labels = utt.labels[first : first + n_windows].copy()
         speech = np.pad(speech, (0, n - len(speech)))
     elif kind < 1 - speechless:
-        speech, labels = _speech_track(rng, corpus, n_windows)
+        speech, labels = _speech_track(rng, corpus, n_windows, channel)
     else:
         speech, labels = np.zeros(n, np.float32), np.zeros(n_windows, np.float32)
     classes = np.zeros((n_windows, 2), np.float32)
@@ -189,6 +198,8 @@ def mix_clip(
             classes[:, 0 if music else 1] = 1.0
     if rng.random() < (0.4 if has_speech else 0.6):
         _add_events(rng, corpus, speech, ref, int(rng.integers(1, 6)), classes[:, 1])
+    if channel and rng.random() < channel:
+        speech = synth.channel(rng, speech)
     speech = speech + synth.coloured_noise(rng, n) * ref * _db(rng.uniform(-70, -40))
     speech *= _db(rng.uniform(-50, -15)) / _rms(speech)
     peak = np.abs(speech).max()
@@ -204,7 +215,7 @@ class Mixing:
     """How clips are mixed and which targets they carry (the recipe's options, see TrainConfig).
 
     teacher: a fourth target column, a teacher's speech probability on the 16 kHz mix.
-    speechless: share of clips with no speech. retune: `_background`'s.
+    speechless: share of clips with no speech. retune: `_background`'s. channel: `mix_clip`'s.
     co_teacher: weights (.npz) of a ClassRec model whose probability on the mix is averaged with
         Silero's in the teacher column (see `_teacher_probabilities`); empty: Silero alone.
     co_teacher_rule: "mean" everywhere, or "lower-in-silence": the lower of the two where the
@@ -215,6 +226,7 @@ class Mixing:
     teacher: bool = False
     speechless: float = SPEECHLESS
     retune: float = 0.0
+    channel: float = 0.0
     co_teacher: str = ""
     co_teacher_rule: str = "mean"
     mels: int = N_MELS
@@ -271,7 +283,7 @@ def _clip_features(args: tuple[int, int, int, Mixing]) -> tuple[np.ndarray, np.n
     seed, index, n_windows, mixing = args
     rng = np.random.default_rng([seed, index])
     audio, labels, classes, narrowband = mix_clip(
-        rng, _CORPUS, n_windows, mixing.speechless, mixing.retune
+        rng, _CORPUS, n_windows, mixing.speechless, mixing.retune, mixing.channel
     )
     targets = [labels, classes]
     if mixing.teacher:

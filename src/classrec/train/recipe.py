@@ -63,6 +63,7 @@ class TrainConfig:
     distil_near: int = 0  # if > 0, the teacher's target is 0 farther than this from speech
     speechless: float = SPEECHLESS  # share of clips with no speech (noise, music, events)
     retune: float = 0.0  # if > 0, music is played up to this many semitones higher or lower
+    channel: float = 0.0  # share of clips through a random microphone and generated rooms
     melodies: float = 0.0  # minutes of solo-instrument tunes (synth.melody) added to the music
     recorded_tunes: int = 0  # 1: the tunes play recorded notes (classrec.train.soundfont)
     co_teacher: str = ""  # weights of a ClassRec model averaged with Silero as the teacher
@@ -93,6 +94,7 @@ class TrainConfig:
             teacher=self.teacher,
             speechless=self.speechless,
             retune=self.retune,
+            channel=self.channel,
             co_teacher=self.co_teacher,
             co_teacher_rule=self.co_teacher_rule,
             mels=self.mels,
@@ -114,6 +116,7 @@ class TrainConfig:
         fields += (self.speechless,) if self.speechless != SPEECHLESS else ()
         fields += (("melodies", self.melodies, self.recorded_tunes),) if self.melodies else ()
         fields += (("retune", self.retune),) if self.retune else ()
+        fields += (("channel", self.channel),) if self.channel else ()
         if self.co_teacher:
             digest = hashlib.sha1(Path(self.co_teacher).read_bytes(), usedforsecurity=False)
             fields += (("co_teacher", digest.hexdigest()),)
