@@ -22,22 +22,24 @@ FFMPEG_SETTINGS = [("-35dB", 0.3), ("-50dB", 0.5)]  # (threshold, shortest silen
 
 
 def labelled_parts(data: Path, fixtures: Path) -> list[tuple[Path, list[tuple[float, float]]]]:
-    parts = [(fixtures / "lecture.flac", json.loads((fixtures / "lecture.json").read_text())["speech"])]
+    lecture = json.loads((fixtures / "lecture.json").read_text())["speech"]
+    parts = [(fixtures / "lecture.flac", lecture)]
     turns: dict[str, list] = {}
     for line in (data / "meetings/ami/train.rttm").read_text().splitlines():
         f = line.split()
         turns.setdefault(f[1], []).append((float(f[3]), float(f[3]) + float(f[4])))
-    return parts + [(data / f"meetings/ami/trn0{i}.flac", turns.get(f"trn0{i}", [])) for i in range(1, 10)]
+    ami = [(data / f"meetings/ami/trn0{i}.flac", turns.get(f"trn0{i}", [])) for i in range(1, 10)]
+    return parts + ami
 
 
 def build(parts, out: Path) -> np.ndarray:
     """Write the recording to `out`; return the speech label per 10 ms."""
     audio = [load_audio(path, 16000) for path, _ in parts]
     pcm = np.concatenate(audio).tobytes()
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "f32le", "-ar", "16000", "-ac", "1", "-i", "-", out],
-                   input=pcm, check=True)  # fmt: skip
+    raw = ["-f", "f32le", "-ar", "16000", "-ac", "1"]
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *raw, "-i", "-", out], input=pcm, check=True)
     labels = []
-    for (_, regions), x in zip(parts, audio):
+    for (_, regions), x in zip(parts, audio, strict=True):
         mask = np.zeros(round(len(x) / 16000 * RATE), bool)
         for a, b in regions:
             mask[round(a * RATE) : round(b * RATE)] = True
@@ -73,8 +75,8 @@ def ffmpeg_rows(rec: Path, out: Path, speech: np.ndarray, total: float) -> list[
                              capture_output=True, text=True).stderr  # fmt: skip
         starts = [float(x) for x in re.findall(r"silence_start: ([\d.]+)", log)]
         ends = [float(x) for x in re.findall(r"silence_end: ([\d.]+)", log)] + [total]
-        edges = [0.0, *[v for s, e in zip(starts, ends) for v in (s, e)], total]
-        kept = list(zip(edges[::2], edges[1::2]))
+        edges = [0.0, *[v for s, e in zip(starts, ends, strict=False) for v in (s, e)], total]
+        kept = list(zip(edges[::2], edges[1::2], strict=True))
         name = f"`silenceremove` {threshold}, silences > {shortest} s"
         rows.append(row(name, speech, kept, took, duration(dest)))
     return rows
