@@ -76,3 +76,26 @@ def test_only_the_spoken_files_of_each_package_are_taken(tmp_path):
     again = packages.speech(tmp_path, 0, which)  # from the cache, the same audio
     assert [n for n, _ in again] == [n for n, _ in found]
     assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(again, found, strict=True))
+
+
+def test_tux_paint_descriptions_filed_under_two_stamps_count_once_but_other_packages_keep_both(
+    tmp_path,
+):
+    """The default recipe's real voices are v3's: a description filed in two stamp folders is one
+    utterance; an Asterisk prompt name reused in two folders is two prompts."""
+    tux = _unpacked(tmp_path, packages.SPEECH_PACKAGE.name)
+    for folder in ("animals/insects", "seasonal/easter"):
+        _tone(tux / f"stamps/{folder}/butterfly_desc_be.ogg")
+    _tone(tux / "stamps/animals/cat_desc_fr.ogg", hz=300)
+    _tone(tux / "stamps/animals/cat.ogg", hz=200)  # the stamp's sound effect, not spoken
+    asterisk = _unpacked(tmp_path, "asterisk-core-sounds-es-g722")
+    for folder in ("digits", "letters"):
+        _tone(asterisk / f"{folder}/minutes.g722", codec="g722")
+    which = (packages.SPEECH_PACKAGE, packages.Package(asterisk.name, "speech", "CC-BY-SA-3.0"))
+    names = sorted(name for name, _ in packages.speech(tmp_path, 0, which))
+    assert names == [
+        "butterfly_desc_be.ogg",
+        "cat_desc_fr.ogg",
+        "digits:minutes.g722",
+        "letters:minutes.g722",
+    ]

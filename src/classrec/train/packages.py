@@ -248,6 +248,16 @@ def _load_speech(path: Path) -> np.ndarray:
     return np.concatenate(frames).astype(np.float32) / 32768
 
 
+def _speech_name(package: Package, root: Path, path: Path) -> str:
+    """A speech file's key in the cache. Tux Paint files the same description under two or three
+    stamps (201 file names, e.g. butterfly_desc_be.ogg in insects/ and easter/): keyed by file
+    name, each counts once, as v3 was trained (6,068 of 6,209 files kept). Other packages reuse
+    file names for different prompts in different folders, so they are keyed by path."""
+    if package == SPEECH_PACKAGE:
+        return path.name
+    return str(path.relative_to(root)).replace("/", ":")
+
+
 def speech(
     cache: Path, seed: int = 0, which: tuple[Package, ...] = (SPEECH_PACKAGE,)
 ) -> list[tuple[str, np.ndarray]]:
@@ -261,7 +271,7 @@ def speech(
             spoken = SPOKEN.get(package.name, re.compile(r"\.g722$"))
             files = sorted(p for p in root.rglob("*") if spoken.search(str(p)) and p.is_file())
             kept, _ = _take(files, package.minutes, seed, lambda audio: None, _load_speech)
-            names = [str(path.relative_to(root)).replace("/", ":") for path, _ in kept]
+            names = [_speech_name(package, root, path) for path, _ in kept]
             np.savez(out_path, **{n: audio for n, (_, audio) in zip(names, kept, strict=True)})
             minutes = sum(len(a) for _, a in kept) / RATE / 60
             print(f"{package.name}: {len(kept)} files, {minutes:.1f} min", flush=True)
