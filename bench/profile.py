@@ -15,7 +15,7 @@ import numpy as np
 
 from bench.common import Context, Section, table, windows_of
 from classrec import Detector, kernels
-from classrec.features import _HANN, LOG_FLOOR, log_mel, power_to_mel, rfft_into
+from classrec.features import HANN, LOG_FLOOR, log_mel, power_to_mel, rfft_into
 from classrec.kernels import OneStream
 from classrec.model import CHUNK_WINDOWS, as_samples
 
@@ -40,7 +40,7 @@ def _window_stages(det: Detector, window: np.ndarray) -> Stages:
     return {
         "`OneStream.step` alone (no checks, no wrapper)": lambda: one.step(window),
         "input checks (`as_samples`: one reduction)": lambda: as_samples(window, "window"),
-        "× Hann window": lambda: np.multiply(window, _HANN[det.window_size], one.windowed),
+        "× Hann window": lambda: np.multiply(window, HANN[det.window_size], one.windowed),
         "rfft (numpy's compiled kernel)": lambda: rfft_into(one.windowed, one.spectrum),
         "square re, im": lambda: np.square(power, parts),
         f"power → mel (dot {_shape(pm)})": lambda: np.dot(power, pm, scratch),

@@ -63,7 +63,8 @@ def mel_filterbank(n_mels: int = N_MELS, fmin: float = 60.0, fmax: float = 8000.
     return bank.astype(np.float32)
 
 
-_HANN = {n: np.hanning(n + 1)[:-1].astype(np.float32) for n in WINDOW_SAMPLES.values()}
+HANN = {n: np.hanning(n + 1)[:-1].astype(np.float32) for n in WINDOW_SAMPLES.values()}
+"""The periodic Hann window for each window size (16 kHz: 512, 8 kHz: 256)."""
 
 
 @functools.cache
@@ -73,7 +74,7 @@ def power_to_mel(window: int, n_mels: int = N_MELS) -> np.ndarray:
     window normalisation. Same values as summing re² + im² first, up to float32 rounding. The
     band count belongs to the weights (their first layer's width), so it is a parameter."""
     bank = mel_filterbank(n_mels)[: window // 2 + 1]
-    scale = np.float64(_HANN[window].sum()) ** 2
+    scale = np.float64(HANN[window].sum()) ** 2
     return (np.repeat(bank, 2, axis=0) / scale).astype(np.float32)
 
 
@@ -121,7 +122,7 @@ def log_mel_into(
     (n, n_mels), C-contiguous (np.dot, a microsecond cheaper than matmul on one window), and
     `to_mel` = `power_to_mel(window, n_mels)`, looked up once by the caller. Returns `out`."""
     n = windows.shape[-1]
-    np.multiply(windows, _HANN[n], windowed)  # outputs positional: cheaper than `out=`
+    np.multiply(windows, HANN[n], windowed)  # outputs positional: cheaper than `out=`
     parts = rfft_into(windowed, spectrum).view(np.float32)  # (…, 2 * bins): re, im interleaved
     np.square(parts, parts)
     np.dot(parts, to_mel, out)
