@@ -271,10 +271,10 @@ def speech(
             spoken = SPOKEN.get(package.name, re.compile(r"\.g722$"))
             files = sorted(p for p in root.rglob("*") if spoken.search(str(p)) and p.is_file())
             kept, _ = _take(files, package.minutes, seed, lambda audio: None, _load_speech)
-            names = [_speech_name(package, root, path) for path, _ in kept]
-            np.savez(out_path, **{n: audio for n, (_, audio) in zip(names, kept, strict=True)})
-            minutes = sum(len(a) for _, a in kept) / RATE / 60
-            print(f"{package.name}: {len(kept)} files, {minutes:.1f} min", flush=True)
+            stored = {_speech_name(package, root, path): audio for path, audio in kept}
+            np.savez(out_path, **stored)
+            minutes = sum(len(a) for a in stored.values()) / RATE / 60
+            print(f"{package.name}: {len(stored)} files, {minutes:.1f} min", flush=True)
         with np.load(out_path) as d:
             found += [(k, d[k].astype(np.float32) / 32767) for k in d.files]
     return found
